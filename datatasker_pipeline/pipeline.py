@@ -1,0 +1,217 @@
+"""The processing stages, as plain functions over files (no Dagster here).
+
+The Dagster assets call these one stage each; :func:`process_file` runs them
+all in a row, which is what the tests compare against the SPEC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .anomalies import ANOMALY_EXTRA_COLUMNS, AnomalyRule, anomaly_rule, flag_anomalies, revenue_per_unit_stats
+from .cleaning import REJECTED_COLUMNS, DuplicateTracker, clean_chunk
+from .errors import FileFailure
+from .options import ParsedOptions, ProcessingOptions, parse_options
+from .outputs import (
+    ANOMALIES_FILE,
+    CLEANED_FILE,
+    REGION_SUMMARY_FILE,
+    REJECTED_ROWS_FILE,
+    CsvTableWriter,
+    ParquetTableWriter,
+    atomic_path,
+    cleaned_arrow_schema,
+    write_csv,
+)
+from .reading import DEFAULT_CHUNK_RECORDS, ReadLimits, read_sales_csv
+from .schema import NUMERIC_COLUMNS, REJECTION_REASONS
+from .summary import iter_parquet_batches, region_summary_of
+
+ProgressCallback = Callable[[int, float], None]
+
+
+@dataclass
+class CleaningResult:
+    """What the cleaning stage wrote and counted."""
+
+    cleaned_path: Path
+    rejected_path: Path
+    columns: tuple[str, ...]
+    rows_read: int
+    rows_clean: int
+    rows_rejected: int
+    rejected_by_reason: dict[str, int]
+    options: ProcessingOptions
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class AnomalyReport:
+    path: Path
+    rule: AnomalyRule | None
+    count: int
+    top: pd.DataFrame = field(repr=False)
+
+
+@dataclass
+class ProcessResult:
+    """Everything one file produced, as :func:`process_file` returns it."""
+
+    cleaning: CleaningResult
+    summary: pd.DataFrame
+    summary_path: Path
+    anomalies: AnomalyReport
+
+    @property
+    def rows_read(self) -> int:
+        return self.cleaning.rows_read
+
+    @property
+    def rows_clean(self) -> int:
+        return self.cleaning.rows_clean
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.cleaning.rows_rejected
+
+    @property
+    def anomaly_count(self) -> int:
+        return self.anomalies.count
+
+
+def clean_file(
+    source: Path,
+    out_dir: Path,
+    parsed: ParsedOptions,
+    limits: ReadLimits = ReadLimits(),
+    *,
+    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    on_progress: ProgressCallback | None = None,
+) -> CleaningResult:
+    """Read, check and clean ``source``; write ``cleaned.parquet`` and ``rejected_rows.csv``.
+
+    Streams chunk by chunk. Both files appear only if the whole file was
+    read without a whole-file failure.
+    """
+    started = time.monotonic()
+    layout, chunks = read_sales_csv(source, parsed, limits, chunk_records)
+    options = parsed.options
+    duplicates = DuplicateTracker() if options.drop_duplicates else None
+    reasons: Counter[str] = Counter()
+    rows_clean = 0
+    with atomic_path(out_dir / CLEANED_FILE) as cleaned_tmp, atomic_path(out_dir / REJECTED_ROWS_FILE) as rejected_tmp:
+        cleaned_writer = ParquetTableWriter(cleaned_tmp, cleaned_arrow_schema(layout.names))
+        rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=("source_row",))
+        try:
+            for chunk in chunks:
+                result = clean_chunk(chunk, layout, options, duplicates)
+                cleaned_writer.write(result.clean)
+                rejected_writer.write(result.rejected)
+                rows_clean += len(result.clean)
+                reasons.update(result.rejected["reason"].tolist())
+                if on_progress:
+                    on_progress(rows_clean + sum(reasons.values()), time.monotonic() - started)
+        finally:
+            cleaned_writer.close()
+            rejected_writer.close()
+    rows_rejected = sum(reasons.values())
+    return CleaningResult(
+        cleaned_path=out_dir / CLEANED_FILE,
+        rejected_path=out_dir / REJECTED_ROWS_FILE,
+        columns=layout.names,
+        rows_read=rows_clean + rows_rejected,
+        rows_clean=rows_clean,
+        rows_rejected=rows_rejected,
+        rejected_by_reason={reason: reasons.get(reason, 0) for reason in REJECTION_REASONS},
+        options=options,
+        seconds=time.monotonic() - started,
+    )
+
+
+def cleaned_columns(cleaned_path: Path) -> list[str]:
+    """The file's own columns (canonical and carried) as stored in the parquet."""
+    names = pq.read_schema(cleaned_path).names
+    return [n for n in names if n not in ("source_row", "revenue_per_unit")]
+
+
+def write_region_summary(cleaned_path: Path, out_dir: Path) -> tuple[pd.DataFrame, Path]:
+    summary = region_summary_of(cleaned_path)
+    path = write_csv(
+        out_dir / REGION_SUMMARY_FILE,
+        summary,
+        integer_columns=("row_count",),
+        number_columns=("revenue_sum", "revenue_mean", "quantity_sum", "discount_mean"),
+    )
+    return summary, path
+
+
+def write_anomaly_report(cleaned_path: Path, out_dir: Path, k: float, top_n: int = 10) -> AnomalyReport:
+    """Two passes over the cleaned rows: statistics, then flagging (see anomalies.py)."""
+    stats = revenue_per_unit_stats(
+        batch["revenue_per_unit"].to_numpy() for batch in iter_parquet_batches(cleaned_path, ["revenue_per_unit"])
+    )
+    rule = anomaly_rule(stats, k)
+    header = ["source_row", *cleaned_columns(cleaned_path), *ANOMALY_EXTRA_COLUMNS]
+    numbers = (*NUMERIC_COLUMNS, *ANOMALY_EXTRA_COLUMNS)
+    count = 0
+    top = pd.DataFrame(columns=header)
+    path = out_dir / ANOMALIES_FILE
+    with atomic_path(path) as partial:
+        writer = CsvTableWriter(partial, header, integer_columns=("source_row",), number_columns=numbers)
+        try:
+            if rule is not None:
+                for batch in iter_parquet_batches(cleaned_path):
+                    flagged = flag_anomalies(batch, rule)[header]
+                    writer.write(flagged)
+                    count += len(flagged)
+                    if len(flagged):
+                        top = pd.concat([top, flagged]).nlargest(top_n, "z_score") if len(top) else flagged.nlargest(top_n, "z_score")
+        finally:
+            writer.close()
+    return AnomalyReport(path=path, rule=rule, count=count, top=top)
+
+
+def remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
+def process_file(
+    source: Path,
+    out_dir: Path,
+    options: Mapping[str, Any] | None = None,
+    *,
+    max_file_bytes: int | None = None,
+    limits: ReadLimits | None = None,
+    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+) -> ProcessResult:
+    """Run every stage for one file into ``out_dir``.
+
+    Raises :class:`FileFailure` for a whole-file failure, leaving no result
+    files behind. ``options`` is the SPEC section 4 mapping (a sidecar is the
+    caller's to merge in).
+    """
+    limits = limits or ReadLimits()
+    if max_file_bytes is not None:
+        limits = ReadLimits(max_file_bytes, limits.max_columns, limits.max_field_chars)
+    parsed = parse_options(options)
+    try:
+        cleaning = clean_file(Path(source), Path(out_dir), parsed, limits, chunk_records=chunk_records)
+    except FileFailure:
+        remove_if_empty(Path(out_dir))
+        raise
+    summary, summary_path = write_region_summary(cleaning.cleaned_path, Path(out_dir))
+    report = write_anomaly_report(cleaning.cleaned_path, Path(out_dir), cleaning.options.anomaly_k)
+    return ProcessResult(cleaning=cleaning, summary=summary, summary_path=summary_path, anomalies=report)

@@ -1,0 +1,294 @@
+"""Reading a dropped file into records: SPEC sections 1 and 5.
+
+The file is streamed: raw bytes are checked and decoded block by block, split
+into lines, and parsed by Python's ``csv`` module (RFC 4180 quoting; quoted
+line breaks are kept as read). Records come out in chunks, so memory stays
+bounded whatever the file size.
+
+Whole-file failures are raised in SPEC order (size, NUL byte, undecodable
+bytes, unterminated quote, no header, missing columns, duplicate columns, bad
+option): problems found in the header or options are held back until the rest
+of the file has been read, so an earlier-ranked problem later in the file wins.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import FileFailure
+from .options import ParsedOptions, ProcessingOptions, is_wide_unicode
+
+REQUIRED_COLUMNS = ("region", "revenue", "quantity", "discount")
+# Names the outputs add beside the file's own columns.
+RESERVED_COLUMNS = ("source_row", "revenue_per_unit", "z_score", "threshold")
+READ_BLOCK_BYTES = 1 << 22
+DEFAULT_CHUNK_RECORDS = 100_000
+
+# A NUL character fails the file before parsing, so a line holding only NUL
+# can never be data: fed after the last line, it shows whether the file ended
+# inside a quoted field (the parser swallows it into that field).
+_END_SENTINEL = "\x00"
+_UTF8_BOM = codecs.BOM_UTF8
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Guards against files that would exhaust the machine; each is a clear failure."""
+
+    max_file_bytes: int = 2 * 1024**3
+    max_columns: int = 10_000
+    max_field_chars: int = 16 * 1024**2
+
+
+@dataclass(frozen=True)
+class ColumnLayout:
+    """How the file's columns map to output columns (SPEC section 1).
+
+    ``names`` are the output names in file order: the four required columns
+    under their canonical lower-case names, every other column under its
+    trimmed header name.
+    """
+
+    names: tuple[str, ...]
+
+    @property
+    def carried(self) -> tuple[str, ...]:
+        return tuple(n for n in self.names if n not in REQUIRED_COLUMNS)
+
+    def index_of(self, name: str) -> int:
+        return self.names.index(name)
+
+
+@dataclass
+class RecordChunk:
+    """Consecutive data records; ``first_source_row`` is the 1-based number of the first."""
+
+    first_source_row: int
+    records: list[list[str]]
+
+
+def check_file_size(path: Path, limit: int) -> int:
+    size = path.stat().st_size
+    if size > limit:
+        raise FileFailure(f"file is {size} bytes; the limit is {limit}")
+    return size
+
+
+def find_nul_byte(path: Path) -> int | None:
+    """Offset of the first NUL byte in the raw file, if any."""
+    offset = 0
+    with path.open("rb") as f:
+        while block := f.read(READ_BLOCK_BYTES):
+            found = block.find(b"\x00")
+            if found >= 0:
+                return offset + found
+            offset += len(block)
+    return None
+
+
+def _nul_failure(offset: int) -> FileFailure:
+    return FileFailure(f"file contains a NUL byte at offset {offset}: binary data, not CSV")
+
+
+def _choose_decoder(encoding: str, head: bytes) -> tuple[str, int]:
+    """The codec to decode with and how many leading BOM bytes to skip.
+
+    BOMs are handled here rather than by the ``-sig``/BOM-sniffing codecs so
+    that error offsets count from the first byte of the file.
+    """
+    name = codecs.lookup(encoding).name
+    if name == "utf-8":
+        return "utf-8", len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
+    if name in ("utf-16", "utf-32"):
+        for bom, codec in _WIDE_BOMS:
+            if head.startswith(bom) and codec.startswith(name):
+                return codec, len(bom)
+        return name + "-le", 0
+    return encoding, 0
+
+
+def _wide_char_bytes(codec: str, text: str) -> int:
+    return 4 * len(text) if "32" in codec else len(text.encode("utf-16-le"))
+
+
+def decoded_blocks(path: Path, encoding: str) -> Iterator[str]:
+    """Decode the file block by block, failing on the first undecodable byte.
+
+    For UTF-16/32 a NUL character in the decoded text fails the file (their
+    ASCII has NUL bytes, so the raw check does not apply).
+    """
+    wide = is_wide_unicode(encoding)
+    with path.open("rb") as f:
+        head = f.read(READ_BLOCK_BYTES)
+        codec, skip = _choose_decoder(encoding, head)
+        decoder = codecs.getincrementaldecoder(codec)(errors="strict")
+        consumed = skip  # bytes handed to the decoder so far, BOM included
+        block, final = head[skip:], False
+        while True:
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(block, final=final)
+            except UnicodeDecodeError as exc:
+                offset = consumed - pending + exc.start
+                raise FileFailure(f"undecodable byte at offset {offset} for encoding {encoding}") from None
+            if wide and "\x00" in text:
+                at = text.index("\x00")
+                raise _nul_failure(consumed - pending + _wide_char_bytes(codec, text[:at]))
+            consumed += len(block)
+            if text:
+                yield text
+            if final:
+                return
+            block = f.read(READ_BLOCK_BYTES)
+            final = not block
+
+
+def split_lines(blocks: Iterator[str]) -> Iterator[str]:
+    """Lines ending in ``\\n``, ``\\r\\n`` or ``\\r`` (kept), as ``open(newline="")`` gives.
+
+    The csv module treats the end of each string it is handed as a line end,
+    so a line is only passed on once it is known to be whole.
+    """
+    carry = ""
+    for block in blocks:
+        lines = io.StringIO(carry + block, newline="").readlines()
+        # A trailing "\r" may be the first half of a "\r\n" split across blocks.
+        carry = "" if lines[-1].endswith("\n") else lines.pop()
+        yield from lines
+    if carry:
+        yield carry
+
+
+def _lines_with_end_marker(lines: Iterator[str]) -> Iterator[str]:
+    yield from lines
+    yield "\n"
+    yield _END_SENTINEL + "\n"
+
+
+def _records(path: Path, options: ProcessingOptions, limits: ReadLimits) -> Iterator[list[str]]:
+    """Non-empty records in file order; the header is the first."""
+    lines = _lines_with_end_marker(split_lines(decoded_blocks(path, options.encoding)))
+    reader = csv.reader(lines, delimiter=options.delimiter, quotechar='"', doublequote=True, strict=False)
+    number = 0  # records so far, header included
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # only the field size limit raises in non-strict mode
+            raise FileFailure(f"record {number + 1} could not be read: {exc}") from None
+        if not record:
+            continue  # a line with no characters is not a record
+        if record == [_END_SENTINEL]:
+            return
+        if _END_SENTINEL in record[-1]:
+            raise FileFailure(f"unterminated quoted field starting in record {number + 1}")
+        number += 1
+        if len(record) > limits.max_columns:
+            raise FileFailure(f"record {number} has {len(record)} fields; the limit is {limits.max_columns}")
+        for cell in record:
+            if len(cell) > limits.max_field_chars:
+                raise FileFailure(
+                    f"a field in record {number} is {len(cell)} characters long; "
+                    f"the limit is {limits.max_field_chars}"
+                )
+        yield record
+
+
+def resolve_layout(header: list[str], column_map: dict[str, str]) -> ColumnLayout:
+    """Apply ``column_map`` and find the required columns (SPEC section 1)."""
+    by_lower = {key.strip().lower(): value for key, value in column_map.items()}
+    names: list[str] = []
+    for raw in header:
+        name = raw.strip()
+        name = by_lower.get(name.lower(), name)
+        names.append(name.lower() if name.lower() in REQUIRED_COLUMNS else name)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise FileFailure(f"missing required column(s): {', '.join(missing)}; found: {', '.join(names)}")
+    seen: set[str] = set()
+    duplicated: list[str] = []
+    for name in names:
+        if name in seen and name not in duplicated:
+            duplicated.append(name)
+        seen.add(name)
+    if duplicated:
+        raise FileFailure(f"duplicate column name(s) after mapping: {', '.join(duplicated)}")
+    reserved = [name for name in names if name in RESERVED_COLUMNS]
+    if reserved:
+        raise FileFailure(
+            f"column name(s) reserved for the outputs: {', '.join(reserved)}; rename them with column_map"
+        )
+    return ColumnLayout(tuple(names))
+
+
+def _fill_missing_problems(layout: ColumnLayout, options: ProcessingOptions) -> list[str]:
+    unknown = [key for key in options.fill_missing if key not in layout.names]
+    return [
+        f"option fill_missing names no column of the file: {key!r}; the columns are: {', '.join(layout.names)}"
+        for key in unknown
+    ]
+
+
+def _chunked(records: Iterator[list[str]], size: int) -> Iterator[RecordChunk]:
+    chunk: list[list[str]] = []
+    next_row = 1
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield RecordChunk(next_row, chunk)
+            next_row += len(chunk)
+            chunk = []
+    if chunk:
+        yield RecordChunk(next_row, chunk)
+
+
+def read_sales_csv(
+    path: Path,
+    parsed: ParsedOptions,
+    limits: ReadLimits = ReadLimits(),
+    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+) -> tuple[ColumnLayout, Iterator[RecordChunk]]:
+    """Open a dropped file: its column layout and an iterator of data-record chunks.
+
+    Raises :class:`FileFailure` for whole-file failures found up to the header;
+    the iterator raises those found later (undecodable bytes, an unterminated
+    quote). Consume the iterator to the end before treating results as final.
+    """
+    check_file_size(path, limits.max_file_bytes)
+    if not is_wide_unicode(parsed.options.encoding):
+        nul = find_nul_byte(path)
+        if nul is not None:
+            raise _nul_failure(nul)
+    if parsed.reading_problems:
+        raise FileFailure(parsed.reading_problems[0])
+
+    records = _records(path, parsed.options, limits)
+    header = next(records, None)
+    if header is None:
+        raise FileFailure("file is empty: no header row")
+    try:
+        layout = resolve_layout(header, dict(parsed.options.column_map))
+        problems = list(parsed.problems) + _fill_missing_problems(layout, parsed.options)
+        if problems:
+            raise FileFailure(problems[0])
+    except FileFailure:
+        # Problems that rank earlier in SPEC section 5 may still lie further on.
+        for _ in records:
+            pass
+        raise
+    return layout, _chunked(records, chunk_records)

@@ -110,7 +110,12 @@ def run(path: str, out_dir: str, k: float = 2.0, threads: int | None = None) -> 
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET temp_directory = {_lit(os.path.join(out_dir, '.duckdb_tmp'))}")
-    con.execute(f"CREATE MACRO dt_trim(x) AS trim(x, {_lit(WHITESPACE)})")
+    # trim(x, WHITESPACE) is exact but ~10x slower in DuckDB 1.x than this
+    # RE2 replace (RE2's $ is end of text only, so the result is the same)
+    ws = "[" + "".join(f"\\x{{{ord(ch):x}}}" for ch in WHITESPACE) + "]"
+    con.execute(
+        f"CREATE MACRO dt_trim(x) AS regexp_replace(x, {_lit(f'^{ws}+|{ws}+$')}, '', 'g')"
+    )
     con.execute(f"CREATE MACRO dt_missing(x) AS lower(x) IN ({', '.join(map(_lit, MISSING))})")
     con.execute(
         f"CREATE MACRO dt_num(x) AS CASE WHEN regexp_full_match(x, {_lit(NUM_RE)}) "

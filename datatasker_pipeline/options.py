@@ -181,3 +181,17 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
     if not isinstance(loaded, dict):
         raise FileFailure(f"sidecar {path.name} must hold a JSON object of options, got {_shown(loaded)}")
     return loaded
+
+
+def load_options(sidecar: Path | None, run_options: Mapping[str, Any] | None) -> ParsedOptions:
+    """Merge and validate the sidecar (if any) with the run's options.
+
+    A sidecar that cannot be read as a JSON object is reported like a bad
+    option: after any file problem, as SPEC section 5 orders them.
+    """
+    try:
+        sidecar_options = read_sidecar(sidecar) if sidecar else None
+    except FileFailure as failure:
+        parsed = parse_options(merge_option_layers(None, run_options))
+        return ParsedOptions(parsed.options, parsed.reading_problems, (failure.message, *parsed.problems))
+    return parse_options(merge_option_layers(sidecar_options, run_options))

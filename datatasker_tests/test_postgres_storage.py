@@ -12,6 +12,9 @@ unreachable server fails the tests.
 
 from __future__ import annotations
 
+import os
+import time
+
 import dagster as dg
 import pytest
 
@@ -91,12 +94,17 @@ def test_materialize_pipeline_partition_and_read_back(pg_env, pg_instance):
 
     data_dir = pg_env["data_dir"]
     name = "pg_storage_sales.csv"
-    pgh.drop_file_atomically(data_dir / "incoming", name, pgh.sales_csv(seed=3))
+    dropped = pgh.drop_file_atomically(data_dir / "incoming", name, pgh.sales_csv(seed=3))
+    # The sensor waits until a file has been still for a moment (half-copied
+    # files); age it instead of sleeping.
+    past = time.time() - 120
+    os.utime(dropped, (past, past))
 
     # Let the pipeline's own sensor name the partition (its key mapping is the
     # pipeline's business), then apply what it asked for, as the daemon would.
-    sensor = defs.get_sensor_def("incoming_csv_sensor")
-    with dg.build_sensor_context(instance=pg_instance, definitions=defs) as ctx:
+    (sensor,) = [s for s in defs.sensors if s.name == "incoming_csv_sensor"]
+    resources = dict(defs.resources or {})
+    with dg.build_sensor_context(instance=pg_instance, resources=resources) as ctx:
         result = sensor(ctx)
     assert isinstance(result, dg.SensorResult), result
     run_requests = list(result.run_requests or [])
@@ -113,7 +121,7 @@ def test_materialize_pipeline_partition_and_read_back(pg_env, pg_instance):
         assets,
         partition_key=key,
         instance=pg_instance,
-        resources=dict(defs.resources or {}),
+        resources=resources,
         tags=dict(request.tags or {}),
     )
     assert outcome.success

@@ -1,0 +1,371 @@
+"""Benchmark: `datatasker process` against the DuckDB baseline (issue 3, targets 1-2).
+
+    python -m benchmarks.run --rows 1000000 [--repeat 3] [--seed 42] [--json]
+
+1. Generates the messy sales file (benchmarks.generate) once per (rows, seed,
+   generator version), cached as benchmarks/work/sales_<rows>r_s<seed>_<hash>.csv.
+2. Runs, alternately and each in its own subprocess, `repeat` times each:
+     pipeline: uv run --no-sync datatasker process FILE --json
+               (fresh temporary DAGSTER_HOME and DATATASKER_DATA_DIR per run)
+     duckdb:   uv run --no-sync python -m benchmarks.duckdb_job FILE --out-dir DIR
+   The order flips every round (P D, D P, P D, ...) so neither tool always
+   runs on a warmer page cache / quieter machine.
+3. For every run it measures
+     - wall seconds from spawn to exit (start-up, imports, the file copy into
+       the incoming area: everything a user waits for);
+     - peak RSS: ru_maxrss from os.wait4() on the child, which Linux reports as
+       the largest peak RSS of any single process in the child's tree (the uv
+       launcher, the Python process, and any subprocess it waited for);
+     - peak tree RSS: the largest sum of RSS over the whole process tree,
+       sampled from /proc every 20 ms (counts shared pages once per process,
+       so it over-states a multi-process run a bit and can miss short spikes);
+   and checks the run's JSON: status SUCCESS, the four outputs exist, and the
+   row counts agree between the two tools.
+4. Prints one line per tool: median seconds, rows/s at the median, the peaks
+   (max over repeats), and the pipeline/duckdb ratios. --json prints the
+   same as one JSON object (the table then goes to stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+DEFAULT_PIPELINE = "uv run --no-sync datatasker process {file} --json"
+DEFAULT_DUCKDB = "uv run --no-sync python -m benchmarks.duckdb_job {file} --out-dir {out}"
+OUTPUT_KEYS = ("region_summary", "anomalies", "rejected_rows", "cleaned")
+
+
+# ---------------------------------------------------------------- machine facts
+def machine_facts() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    try:
+        import duckdb
+
+        duckdb_version = duckdb.__version__
+    except Exception:  # pragma: no cover - duckdb is a dev dependency
+        duckdb_version = None
+    return {
+        "nproc": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "cpu_model": cpu,
+        "mem_total_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "duckdb": duckdb_version,
+        "kernel": platform.release(),
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+# ---------------------------------------------------------------- data file
+def generator_hash() -> str:
+    src = (ROOT / "benchmarks" / "generate.py").read_bytes()
+    return hashlib.sha256(src).hexdigest()[:8]
+
+
+def data_file(rows: int, seed: int, crlf: bool) -> Path:
+    from benchmarks.generate import generate
+
+    name = f"sales_{rows}r_s{seed}{'_crlf' if crlf else ''}_{generator_hash()}.csv"
+    path = WORK / name
+    if not path.exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        size = generate(rows, seed, str(path), crlf=crlf)
+        print(
+            f"generated {path.relative_to(ROOT)}: {rows:,} rows, {size / 1e6:.1f} MB "
+            f"in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
+    return path
+
+
+# ---------------------------------------------------------------- measuring
+def _children(pid: int) -> list[int]:
+    out = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    out.extend(int(x) for x in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return out
+
+
+def _tree_rss(root: int) -> int:
+    total, stack, seen = 0, [root], set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+        stack.extend(_children(pid))
+    return total
+
+
+def measure(cmd: list[str], env: dict, cwd: Path, log_dir: Path, timeout: float) -> dict:
+    """Run cmd; return wall seconds, exit code, peak RSS figures, stdout text."""
+    out_path, err_path = log_dir / "stdout.txt", log_dir / "stderr.txt"
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        peak_tree = 0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak_tree
+            while not done.is_set():
+                peak_tree = max(peak_tree, _tree_rss(proc.pid))
+                done.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        def kill() -> None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # the session we started
+            except ProcessLookupError:
+                pass
+
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+            done.set()
+        wall = time.perf_counter() - t0
+        sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
+    return {
+        "seconds": wall,
+        "exit_code": proc.returncode,
+        "peak_rss_mb": usage.ru_maxrss / 1024,  # Linux: kilobytes
+        "peak_tree_rss_mb": peak_tree / 1024 / 1024,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "stdout": out_path.read_text(errors="replace"),
+        "stderr_tail": err_path.read_text(errors="replace")[-2000:],
+    }
+
+
+def parse_result(stdout: str) -> dict | None:
+    try:
+        return json.loads(stdout)
+    except ValueError:
+        pass
+    for line in reversed(stdout.splitlines()):  # tolerate log lines before the JSON
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return None
+
+
+def run_once(tool: str, template: str, file: Path, keep: bool, timeout: float) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix=f"{tool}_", dir=WORK / "runs"))
+    out_dir = tmp / "out"
+    env = dict(os.environ)
+    env.pop("VIRTUAL_ENV", None)  # let uv pick the project's .venv without warning
+    if tool == "pipeline":
+        (tmp / "dagster_home").mkdir()
+        (tmp / "data").mkdir()
+        env["DAGSTER_HOME"] = str(tmp / "dagster_home")
+        env["DATATASKER_DATA_DIR"] = str(tmp / "data")
+    cmd = shlex.split(template.format(file=shlex.quote(str(file)), out=shlex.quote(str(out_dir))))
+    m = measure(cmd, env, ROOT, tmp, timeout)
+    res = parse_result(m.pop("stdout"))
+    problems = []
+    if m["exit_code"] != 0:
+        problems.append(f"exit code {m['exit_code']}")
+    if not res:
+        problems.append("no JSON object on stdout")
+    else:
+        if res.get("status") != "SUCCESS":
+            problems.append(f"status {res.get('status')}: {res.get('error')}")
+        outs = res.get("outputs") or {}
+        missing = [k for k in OUTPUT_KEYS if not (outs.get(k) and Path(outs[k]).exists())]
+        if missing:
+            problems.append(f"outputs missing: {', '.join(missing)}")
+    m["result"] = {k: res.get(k) for k in ("status", "rows_read", "rows_clean",
+                                           "rows_rejected", "anomalies", "error")} if res else None
+    m["problems"] = problems
+    if problems:
+        m["log_dir"] = str(tmp)
+        print(f"  {tool}: PROBLEM: {'; '.join(problems)} (logs kept in {tmp})", file=sys.stderr)
+        if m["stderr_tail"]:
+            print("  stderr tail:\n    " + m["stderr_tail"][-800:].replace("\n", "\n    "),
+                  file=sys.stderr)
+    elif keep:
+        m["log_dir"] = str(tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not problems:
+        m.pop("stderr_tail")
+    return m
+
+
+# ---------------------------------------------------------------- report
+def summarize(rows: int, runs: list[dict]) -> dict:
+    ok = [r for r in runs if not r["problems"]]
+    secs = [r["seconds"] for r in ok]
+    med = statistics.median(secs) if secs else None
+    return {
+        "runs": len(runs),
+        "ok_runs": len(ok),
+        "seconds_median": med,
+        "seconds_all": [round(s, 3) for s in secs],
+        "rows_per_s": rows / med if med else None,
+        "peak_rss_mb": max((r["peak_rss_mb"] for r in ok), default=None),
+        "peak_tree_rss_mb": max((r["peak_tree_rss_mb"] for r in ok), default=None),
+        "cpu_seconds_median": statistics.median([r["cpu_seconds"] for r in ok]) if ok else None,
+        "result": ok[-1]["result"] if ok else (runs[-1]["result"] if runs else None),
+    }
+
+
+def _fmt(v, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def table(rows: int, summary: dict, ratio: dict) -> str:
+    head = (f"{'tool':<9} {'rows':>12} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12} "
+            f"{'tree RSS MB':>12} {'CPU s':>7} {'ok':>5}")
+    lines = [head, "-" * len(head)]
+    for tool, s in summary.items():
+        lines.append(
+            f"{tool:<9} {rows:>12,} {_fmt(s['seconds_median'], '9.2f')} "
+            f"{_fmt(s['rows_per_s'], '11,.0f')} {_fmt(s['peak_rss_mb'], '12.0f')} "
+            f"{_fmt(s['peak_tree_rss_mb'], '12.0f')} {_fmt(s['cpu_seconds_median'], '7.1f')} "
+            f"{s['ok_runs']:>2}/{s['runs']:<2}"
+        )
+    if ratio:
+        lines.append(
+            f"ratio pipeline/duckdb: time {_fmt(ratio.get('seconds'), '.2f')}x, "
+            f"peak RSS {_fmt(ratio.get('peak_rss'), '.2f')}x "
+            f"(issue 3 target: time <= 1.5x, goal <= 1.0x; pipeline peak RSS <= 512 MB)"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="DataTasker pipeline vs DuckDB benchmark")
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per tool (median reported)")
+    ap.add_argument("--crlf", action="store_true", help="generate the file with CRLF line ends")
+    ap.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    ap.add_argument("--only", choices=("pipeline", "duckdb"), help="run one tool only")
+    ap.add_argument("--pipeline-cmd", default=DEFAULT_PIPELINE,
+                    help=f"command template, {{file}} is replaced (default: {DEFAULT_PIPELINE!r})")
+    ap.add_argument("--duckdb-cmd", default=DEFAULT_DUCKDB,
+                    help="command template, {file} and {out} are replaced")
+    ap.add_argument("--keep", action="store_true", help="keep each run's temp dir (outputs, logs)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is killed")
+    a = ap.parse_args(argv)
+    if a.rows < 0 or a.repeat < 1:
+        ap.error("--rows must be >= 0 and --repeat >= 1")
+
+    facts = machine_facts()
+    file = data_file(a.rows, a.seed, a.crlf)
+    (WORK / "runs").mkdir(parents=True, exist_ok=True)
+    tools = {"pipeline": a.pipeline_cmd, "duckdb": a.duckdb_cmd}
+    if a.only:
+        tools = {a.only: tools[a.only]}
+    runs: dict[str, list[dict]] = {t: [] for t in tools}
+    for i in range(a.repeat):
+        order = list(tools) if i % 2 == 0 else list(reversed(tools))
+        for tool in order:
+            m = run_once(tool, tools[tool], file, a.keep, a.timeout)
+            runs[tool].append(m)
+            print(
+                f"  round {i + 1}/{a.repeat} {tool:<8} {m['seconds']:8.2f} s  "
+                f"peak RSS {m['peak_rss_mb']:6.0f} MB  tree {m['peak_tree_rss_mb']:6.0f} MB"
+                f"{'  PROBLEM' if m['problems'] else ''}",
+                file=sys.stderr,
+            )
+
+    summary = {t: summarize(a.rows, r) for t, r in runs.items()}
+    ratio = {}
+    if len(summary) == 2:
+        p, d = summary["pipeline"], summary["duckdb"]
+        if p["seconds_median"] and d["seconds_median"]:
+            ratio["seconds"] = p["seconds_median"] / d["seconds_median"]
+        if p["peak_rss_mb"] and d["peak_rss_mb"]:
+            ratio["peak_rss"] = p["peak_rss_mb"] / d["peak_rss_mb"]
+        keys = ("rows_read", "rows_clean", "rows_rejected", "anomalies")
+        if p["result"] and d["result"] and p["ok_runs"] and d["ok_runs"]:
+            ratio["counts_agree"] = all(p["result"][k] == d["result"][k] for k in keys)
+
+    report = {
+        "rows": a.rows,
+        "seed": a.seed,
+        "file": str(file),
+        "file_bytes": file.stat().st_size,
+        "repeat": a.repeat,
+        "machine": facts,
+        "tools": summary,
+        "ratio": ratio,
+        "commands": tools,
+        "runs": runs,
+    }
+    text = table(a.rows, summary, ratio)
+    if "counts_agree" in ratio and not ratio["counts_agree"]:
+        text += "\nWARNING: the two tools disagree on row counts: " + json.dumps(
+            {t: s["result"] for t, s in summary.items()})
+    header = (f"file {file.name}: {a.rows:,} rows, {file.stat().st_size / 1e6:.1f} MB; "
+              f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), "
+              f"{facts['mem_total_gb']} GB RAM, load {facts['loadavg_at_start'][0]:.2f}")
+    if a.json:
+        print(header + "\n" + text, file=sys.stderr)
+        print(json.dumps(report, indent=2))
+    else:
+        print(header)
+        print(text)
+    failed = any(s["ok_runs"] < s["runs"] for s in summary.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

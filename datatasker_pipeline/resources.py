@@ -1,0 +1,83 @@
+"""The data root: where files are dropped, copied and written, as a Dagster resource."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from .partitions import partition_key_for
+from .project import MAX_FILE_BYTES_ENV, default_data_dir
+from .reading import ReadLimits
+
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+
+
+def _default_max_file_bytes() -> int:
+    return int(os.environ.get(MAX_FILE_BYTES_ENV) or DEFAULT_MAX_FILE_BYTES)
+
+
+class DataRoot(dg.ConfigurableResource):
+    """The folder DataTasker works in.
+
+    ``incoming/`` is watched for dropped files, ``raw/<run_id>/`` keeps the
+    exact bytes each run read, and ``outputs/<run_id>/`` holds each run's
+    results. Nothing is ever written outside this folder.
+    """
+
+    path: str = Field(
+        default="",
+        description="Absolute path of the data root. Empty: $DATATASKER_DATA_DIR, else the project's data/ folder.",
+    )
+    max_file_bytes: int = Field(
+        default=0,
+        description="Largest file accepted, in bytes. 0: $DATATASKER_MAX_FILE_BYTES, else 2 GiB.",
+    )
+    max_columns: int = Field(default=10_000, description="Most fields a record may have.")
+    max_field_chars: int = Field(default=16 * 1024**2, description="Longest cell accepted, in characters.")
+    settle_seconds: float = Field(
+        default=1.0,
+        description="A dropped file is picked up once unmodified for this long, so half-copied files wait.",
+    )
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path).resolve() if self.path else default_data_dir()
+
+    @property
+    def incoming(self) -> Path:
+        return self.root / "incoming"
+
+    @property
+    def limits(self) -> ReadLimits:
+        return ReadLimits(
+            max_file_bytes=self.max_file_bytes or _default_max_file_bytes(),
+            max_columns=self.max_columns,
+            max_field_chars=self.max_field_chars,
+        )
+
+    def outputs_for(self, run_id: str) -> Path:
+        return self._inside(self.root / "outputs" / run_id)
+
+    def raw_for(self, run_id: str) -> Path:
+        return self._inside(self.root / "raw" / run_id)
+
+    def incoming_file_for(self, partition_key: str) -> Path | None:
+        """The dropped file a partition stands for, if it is still there."""
+        exact = self.incoming / partition_key
+        if exact.is_file() and partition_key_for(partition_key) == partition_key:
+            return exact
+        if not self.incoming.is_dir():
+            return None
+        for entry in os.scandir(self.incoming):
+            if entry.is_file() and partition_key_for(entry.name) == partition_key:
+                return Path(entry.path)
+        return None
+
+    def _inside(self, path: Path) -> Path:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root):
+            raise ValueError(f"{path} lies outside the data root {self.root}")
+        return resolved

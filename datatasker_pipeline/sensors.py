@@ -1,0 +1,96 @@
+"""The file-drop sensor: one run per new or changed file in ``incoming/``."""
+
+
+import json
+import time
+
+import dagster as dg
+
+from .assets import FILE_NAME_TAG, FINGERPRINT_TAG
+from .intake import DroppedFile, content_fingerprint, scan_incoming
+from .jobs import process_sales_file
+from .partitions import partition_key_for, sales_files
+from .resources import DataRoot
+
+# A tick must finish well inside the 60 s sensor timeout: hash at most this
+# many bytes per tick and leave the rest for the next one.
+HASH_BUDGET_BYTES = 4 * 1024**3
+MAX_RUNS_PER_TICK = 500
+
+
+def run_key_for(partition_key: str, fingerprint: str) -> str:
+    """Dagster launches a run key once: a new key exactly when the bytes change."""
+    return f"{partition_key}:{fingerprint}"
+
+
+def _already_processed(context: dg.SensorEvaluationContext, fingerprint: str) -> bool:
+    """A run for these exact bytes exists already (e.g. launched by `datatasker process`)."""
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(tags={FINGERPRINT_TAG: fingerprint}), limit=1
+    )
+    return bool(records)
+
+
+@dg.sensor(
+    job=process_sales_file,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=1,
+    description="Watches <data root>/incoming/ for *.csv files. Launches one run per new file and per "
+    "changed content; the same bytes under the same name never run twice. Hidden files and .part/.tmp "
+    "names are ignored until renamed, and a file is taken once unmodified for settle_seconds.",
+)
+def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot) -> dg.SensorResult:
+    # Cursor: {file name: [size, mtime_ns, sidecar_mtime_ns, fingerprint]} for
+    # every file already handled. It records what was seen, not the clock,
+    # so a file copied in with an old mtime is still new.
+    handled: dict[str, list] = json.loads(context.cursor)["files"] if context.cursor else {}
+    now_ns = time.time_ns()
+    settle_ns = int(data_root.settle_seconds * 1e9)
+    max_bytes = data_root.limits.max_file_bytes
+    still_present: dict[str, list] = {}
+    run_requests: list[dg.RunRequest] = []
+    hashed_bytes = 0
+
+    for dropped in scan_incoming(data_root.incoming):
+        previous = handled.get(dropped.name)
+        if previous is not None:
+            still_present[dropped.name] = previous
+            if previous[:3] == dropped.signature:
+                continue
+        if now_ns - max(dropped.mtime_ns, dropped.sidecar_mtime_ns) < settle_ns:
+            continue  # possibly still being written; look again next tick
+        if hashed_bytes > HASH_BUDGET_BYTES or len(run_requests) >= MAX_RUNS_PER_TICK:
+            break
+        fingerprint = _fingerprint(dropped, max_bytes)
+        hashed_bytes += dropped.size
+        still_present[dropped.name] = [*dropped.signature, fingerprint]
+        if previous is not None and previous[3] == fingerprint:
+            continue  # touched or re-dropped with the same bytes
+        if _already_processed(context, fingerprint):
+            continue
+        key = partition_key_for(dropped.name)
+        run_requests.append(
+            dg.RunRequest(
+                run_key=run_key_for(key, fingerprint),
+                partition_key=key,
+                tags={FILE_NAME_TAG: dropped.name, FINGERPRINT_TAG: fingerprint},
+            )
+        )
+        context.log.info(f"{dropped.name}: new content {fingerprint}, requesting a run of partition {key}")
+
+    existing = set(context.instance.get_dynamic_partitions(sales_files.name))
+    new_keys = sorted({r.partition_key for r in run_requests} - existing)
+    return dg.SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[sales_files.build_add_request(new_keys)] if new_keys else [],
+        cursor=json.dumps({"files": still_present}, separators=(",", ":")),
+        skip_reason=None if run_requests else "no new or changed files",
+    )
+
+
+def _fingerprint(dropped: DroppedFile, max_bytes: int) -> str:
+    # An oversized file is not hashed (it could take minutes); its run fails
+    # at once with the size message.
+    if dropped.size > max_bytes:
+        return f"oversize-{dropped.size}-{dropped.mtime_ns}"
+    return content_fingerprint(dropped.path)

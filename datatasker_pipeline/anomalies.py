@@ -33,6 +33,11 @@ class RunningStats:
         n = len(values)
         if n == 0:
             return
+        if not np.isfinite(values).all():
+            # Overflowed revenue per unit: the statistics are no longer numbers.
+            self.count += n
+            self.mean = self.m2 = float("nan")
+            return
         batch_mean = float(np.mean(values))
         batch_m2 = float(np.sum((values - batch_mean) ** 2))
         total = self.count + n
@@ -70,11 +75,15 @@ def anomaly_rule(stats: RunningStats, k: float = DEFAULT_ANOMALY_K) -> AnomalyRu
     """The rule for a file, or None when nothing can be an anomaly.
 
     With fewer than two clean rows there is no spread to speak of; with
-    ``std <= 1e-12 * |mean|`` the spread is rounding noise.
+    ``std <= 1e-12 * |mean|`` the spread is rounding noise; and when revenue
+    per unit overflowed to infinity for some row, mean and spread are not
+    numbers (a case SPEC leaves open: no anomalies, documented in the README).
     """
     if stats.count < 2:
         return None
     std = stats.sample_std
+    if not (math.isfinite(stats.mean) and math.isfinite(std)):
+        return None  # an overflowing revenue per unit leaves no meaningful spread
     if std <= 1e-12 * abs(stats.mean):
         return None
     return AnomalyRule(mean=stats.mean, std=std, k=k)

@@ -117,7 +117,8 @@ def records_to_cells(chunk: RecordChunk, layout: ColumnLayout) -> tuple[pd.DataF
 def fill_missing_cells(cells: pd.DataFrame, fill: dict[str, str]) -> pd.DataFrame:
     """Rule 3: replace missing cells of the named columns with their constant."""
     for name, constant in fill.items():
-        cells[name] = cells[name].where(~is_missing(cells[name]), constant)
+        # The constant fills a cell, and every cell is trimmed (rule 2).
+        cells[name] = cells[name].where(~is_missing(cells[name]), constant.strip())
     return cells
 
 
@@ -175,13 +176,13 @@ def clean_chunk(
 
     passing = cells.drop(index=failed_rows) if len(failed_rows) else cells
     clean = pd.DataFrame({"source_row": passing.index.to_numpy(dtype="int64")})
-    for name in layout.names:
+    for name in layout.output_names:
         column = passing[name]
-        clean[name] = parse_decimal(column).to_numpy() if name in NUMERIC_COLUMNS else column.to_numpy()
+        clean[name] = (parse_decimal(column) if name in NUMERIC_COLUMNS else column).reset_index(drop=True)
     clean["revenue_per_unit"] = clean["revenue"] / clean["quantity"]
 
     if duplicates is not None and len(clean):
-        keep = duplicates.first_occurrences(clean, layout.names)
+        keep = duplicates.first_occurrences(clean, layout.output_names)
         if not keep.all():
             repeated = clean.loc[~keep, "source_row"].to_numpy()
             rejected_parts.append(_rejected(repeated, ["duplicate"] * len(repeated), [""] * len(repeated), [""] * len(repeated)))

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from .client_commands import add_client_commands
+
 EXIT_OK, EXIT_FILE_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -178,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev_parser.add_argument("--port", type=int, default=3000)
     dev_parser.add_argument("--no-sample", action="store_true", help="do not drop the sample file into incoming/")
     dev_parser.set_defaults(handler=_dev_command)
+    add_client_commands(commands)
     return parser
 
 

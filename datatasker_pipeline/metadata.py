@@ -52,7 +52,8 @@ def _plain(value):
 def table(frame: pd.DataFrame, limit: int = 50) -> dg.MetadataValue:
     shown = frame.head(limit)
     records = [dg.TableRecord({k: _plain(v) for k, v in row.items()}) for row in shown.to_dict("records")]
-    return dg.MetadataValue.table(records=records)
+    # The schema is required when there are no records, and labels the columns anyway.
+    return dg.MetadataValue.table(records=records, schema=column_schema(list(frame.columns)))
 
 
 def revenue_chart(summary: pd.DataFrame, limit: int = 25) -> dg.MetadataValue:

@@ -138,7 +138,9 @@ def parse_options(raw: Mapping[str, Any] | None) -> ParsedOptions:
             for column, constant in fill.items():
                 if isinstance(constant, str):
                     constants[column] = constant
-                elif _is_number(constant) and math.isfinite(constant):
+                elif isinstance(constant, int) and not isinstance(constant, bool) or (
+                    isinstance(constant, float) and math.isfinite(constant)
+                ):
                     constants[column] = fill_constant_text(constant)
                 else:
                     problems.append(

@@ -112,7 +112,7 @@ def clean_file(
     reasons: Counter[str] = Counter()
     rows_clean = 0
     with atomic_path(out_dir / CLEANED_FILE) as cleaned_tmp, atomic_path(out_dir / REJECTED_ROWS_FILE) as rejected_tmp:
-        cleaned_writer = ParquetTableWriter(cleaned_tmp, cleaned_arrow_schema(layout.names))
+        cleaned_writer = ParquetTableWriter(cleaned_tmp, cleaned_arrow_schema(layout.output_names))
         rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=("source_row",))
         try:
             for chunk in chunks:
@@ -130,7 +130,7 @@ def clean_file(
     return CleaningResult(
         cleaned_path=out_dir / CLEANED_FILE,
         rejected_path=out_dir / REJECTED_ROWS_FILE,
-        columns=layout.names,
+        columns=layout.output_names,
         rows_read=rows_clean + rows_rejected,
         rows_clean=rows_clean,
         rows_rejected=rows_rejected,

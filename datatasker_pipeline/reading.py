@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import sys
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -42,8 +42,6 @@ _WIDE_BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
 
 @dataclass(frozen=True)
 class ReadLimits:
@@ -58,19 +56,21 @@ class ReadLimits:
 class ColumnLayout:
     """How the file's columns map to output columns (SPEC section 1).
 
-    ``names`` are the output names in file order: the four required columns
-    under their canonical lower-case names, every other column under its
-    trimmed header name.
+    ``names`` are the file's columns in file order, renamed: the four required
+    columns under their canonical lower-case names, every other column under
+    its trimmed header name.
     """
 
     names: tuple[str, ...]
 
     @property
+    def output_names(self) -> tuple[str, ...]:
+        """Output column order: the four required columns, then carried ones in file order."""
+        return (*REQUIRED_COLUMNS, *self.carried)
+
+    @property
     def carried(self) -> tuple[str, ...]:
         return tuple(n for n in self.names if n not in REQUIRED_COLUMNS)
-
-    def index_of(self, name: str) -> int:
-        return self.names.index(name)
 
 
 @dataclass
@@ -111,7 +111,7 @@ def _choose_decoder(encoding: str, head: bytes) -> tuple[str, int]:
     that error offsets count from the first byte of the file.
     """
     name = codecs.lookup(encoding).name
-    if name == "utf-8":
+    if name in ("utf-8", "utf-8-sig"):
         return "utf-8", len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
     if name in ("utf-16", "utf-32"):
         for bom, codec in _WIDE_BOMS:
@@ -123,6 +123,12 @@ def _choose_decoder(encoding: str, head: bytes) -> tuple[str, int]:
 
 def _wide_char_bytes(codec: str, text: str) -> int:
     return 4 * len(text) if "32" in codec else len(text.encode("utf-16-le"))
+
+
+def _check_wide_nul(codec: str, text: str, text_offset: int) -> None:
+    at = text.find("\x00")
+    if at >= 0:
+        raise _nul_failure(text_offset + _wide_char_bytes(codec, text[:at]))
 
 
 def decoded_blocks(path: Path, encoding: str) -> Iterator[str]:
@@ -143,11 +149,12 @@ def decoded_blocks(path: Path, encoding: str) -> Iterator[str]:
             try:
                 text = decoder.decode(block, final=final)
             except UnicodeDecodeError as exc:
+                if wide:  # a NUL before the bad unit ranks first (SPEC section 5 order)
+                    _check_wide_nul(codec, exc.object[: exc.start].decode(codec, "replace"), consumed - pending)
                 offset = consumed - pending + exc.start
                 raise FileFailure(f"undecodable byte at offset {offset} for encoding {encoding}") from None
-            if wide and "\x00" in text:
-                at = text.index("\x00")
-                raise _nul_failure(consumed - pending + _wide_char_bytes(codec, text[:at]))
+            if wide:
+                _check_wide_nul(codec, text, consumed - pending)
             consumed += len(block)
             if text:
                 yield text
@@ -179,39 +186,41 @@ def _lines_with_end_marker(lines: Iterator[str]) -> Iterator[str]:
     yield _END_SENTINEL + "\n"
 
 
-def _records(path: Path, options: ProcessingOptions, limits: ReadLimits) -> Iterator[list[str]]:
-    """Non-empty records in file order; the header is the first."""
+def _record_batches(path: Path, options: ProcessingOptions, limits: ReadLimits, size: int) -> Iterator[list[list[str]]]:
+    """Non-empty records in file order, in lists of up to ``size``; the header comes first."""
     lines = _lines_with_end_marker(split_lines(decoded_blocks(path, options.encoding)))
     reader = csv.reader(lines, delimiter=options.delimiter, quotechar='"', doublequote=True, strict=False)
+    # The csv module enforces the cell limit itself (a process-wide setting).
+    csv.field_size_limit(limits.max_field_chars)
     number = 0  # records so far, header included
     while True:
         try:
-            record = next(reader)
-        except StopIteration:
+            raw = list(itertools.islice(reader, size))
+        except csv.Error as exc:  # non-strict mode raises only for the field size limit
+            raise FileFailure(
+                f"a field near line {reader.line_num} is longer than the limit of {limits.max_field_chars} characters"
+            ) from None
+        if not raw:
             return
-        except csv.Error as exc:  # only the field size limit raises in non-strict mode
-            raise FileFailure(f"record {number + 1} could not be read: {exc}") from None
-        if not record:
-            continue  # a line with no characters is not a record
-        if record == [_END_SENTINEL]:
-            return
-        if _END_SENTINEL in record[-1]:
-            raise FileFailure(f"unterminated quoted field starting in record {number + 1}")
-        number += 1
-        if len(record) > limits.max_columns:
-            raise FileFailure(f"record {number} has {len(record)} fields; the limit is {limits.max_columns}")
-        for cell in record:
-            if len(cell) > limits.max_field_chars:
-                raise FileFailure(
-                    f"a field in record {number} is {len(cell)} characters long; "
-                    f"the limit is {limits.max_field_chars}"
-                )
-        yield record
+        batch = [record for record in raw if record]  # a line with no characters is not a record
+        # Only the end marker holds a NUL (a real one failed the file already),
+        # and it is always the last record read.
+        if batch and _END_SENTINEL in batch[-1][-1]:
+            if batch[-1] != [_END_SENTINEL]:
+                raise FileFailure(f"unterminated quoted field starting in record {number + len(batch)}")
+            batch.pop()
+        if number == 0 and batch and len(batch[0]) > limits.max_columns:
+            raise FileFailure(f"the header has {len(batch[0])} fields; the limit is {limits.max_columns}")
+        number += len(batch)
+        if batch:
+            yield batch
 
 
 def resolve_layout(header: list[str], column_map: dict[str, str]) -> ColumnLayout:
     """Apply ``column_map`` and find the required columns (SPEC section 1)."""
-    by_lower = {key.strip().lower(): value for key, value in column_map.items()}
+    by_lower: dict[str, str] = {}
+    for key, value in column_map.items():
+        by_lower.setdefault(key.lower(), value)  # the first matching key wins
     names: list[str] = []
     for raw in header:
         name = raw.strip()
@@ -244,17 +253,11 @@ def _fill_missing_problems(layout: ColumnLayout, options: ProcessingOptions) -> 
     ]
 
 
-def _chunked(records: Iterator[list[str]], size: int) -> Iterator[RecordChunk]:
-    chunk: list[list[str]] = []
-    next_row = 1
-    for record in records:
-        chunk.append(record)
-        if len(chunk) >= size:
-            yield RecordChunk(next_row, chunk)
-            next_row += len(chunk)
-            chunk = []
-    if chunk:
-        yield RecordChunk(next_row, chunk)
+def _chunked(batches: Iterator[list[list[str]]], first_source_row: int) -> Iterator[RecordChunk]:
+    next_row = first_source_row
+    for batch in batches:
+        yield RecordChunk(next_row, batch)
+        next_row += len(batch)
 
 
 def read_sales_csv(
@@ -277,10 +280,11 @@ def read_sales_csv(
     if parsed.reading_problems:
         raise FileFailure(parsed.reading_problems[0])
 
-    records = _records(path, parsed.options, limits)
-    header = next(records, None)
-    if header is None:
+    batches = _record_batches(path, parsed.options, limits, chunk_records)
+    first = next(batches, None)
+    if first is None:
         raise FileFailure("file is empty: no header row")
+    header, first_data = first[0], first[1:]
     try:
         layout = resolve_layout(header, dict(parsed.options.column_map))
         problems = list(parsed.problems) + _fill_missing_problems(layout, parsed.options)
@@ -288,7 +292,7 @@ def read_sales_csv(
             raise FileFailure(problems[0])
     except FileFailure:
         # Problems that rank earlier in SPEC section 5 may still lie further on.
-        for _ in records:
+        for _ in batches:
             pass
         raise
-    return layout, _chunked(records, chunk_records)
+    return layout, _chunked(itertools.chain([first_data] if first_data else [], batches), 1)

@@ -173,6 +173,20 @@ def guard(text: str) -> str:
     return text
 
 
+def safe_sum(values) -> float:
+    """Correctly rounded sum (math.fsum); an overflowing sum is inf.
+
+    SPEC-AMBIGUITY: the SPEC is silent on sums or revenue/quantity quotients
+    that overflow a 64-bit float; the oracle follows IEEE arithmetic (inf) and
+    writes "inf".  The tests avoid such files.
+    """
+    values = list(values)
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return sum(values)
+
+
 def fmt_float(x: float) -> str:
     """Full precision: repr() is the shortest text reading back to the same float."""
     return repr(float(x))
@@ -597,21 +611,24 @@ def _run(data: bytes, options: dict, max_file_bytes: int) -> OracleResult:
     for region in sorted(by_region):
         rows = by_region[region]
         n = len(rows)
-        revenue_sum = math.fsum(r["revenue"] for r in rows)
+        revenue_sum = safe_sum(r["revenue"] for r in rows)
         result.region_summary.append(
             {
                 "region": guard(region),
                 "row_count": str(n),
                 "revenue_sum": fmt_float(revenue_sum),
                 "revenue_mean": fmt_float(revenue_sum / n),
-                "quantity_sum": fmt_float(math.fsum(r["quantity"] for r in rows)),
-                "discount_mean": fmt_float(math.fsum(r["discount"] for r in rows) / n),
+                "quantity_sum": fmt_float(safe_sum(r["quantity"] for r in rows)),
+                "discount_mean": fmt_float(safe_sum(r["discount"] for r in rows) / n),
             }
         )
 
     # Anomalies.
     result.rpu_by_row = {r["source_row"]: r["revenue_per_unit"] for r in clean}
-    if len(clean) >= 2:
+    # SPEC-AMBIGUITY: if some revenue_per_unit overflowed to inf, mean/std are
+    # not finite and (as with IEEE comparisons against nan) no row is an anomaly.
+    finite = all(math.isfinite(r["revenue_per_unit"]) for r in clean)
+    if len(clean) >= 2 and finite:
         mean_exact, std_exact = _exact_stats([r["revenue_per_unit"] for r in clean])
         with localcontext() as ctx:
             ctx.prec = 60

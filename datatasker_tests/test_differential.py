@@ -145,6 +145,9 @@ CASES = [
     pytest.param(u(H + "A,5,1,0\nA,10,2,0\nA,15,3,0\n"), {"anomaly_k": 0}, None, id="no-spread"),
     pytest.param(u(H + "A,0.3,3,0\nA,0.1,1,0\nA,0.7,7,0\n"), {"anomaly_k": 0}, None, id="no-spread-float-noise"),
     pytest.param(u(H + "A,0,1,0\nA,0,2,0\n"), {"anomaly_k": 0}, None, id="all-zero"),
+    pytest.param(u(H + "bad\n"), None, None, id="all-rows-rejected-minimal"),
+    pytest.param(u(H + "x\nx\n"), {"drop_duplicates": True}, None, id="all-rows-rejected-field-count"),
+    pytest.param(u(H + "East,,1,0\n"), {"fill_missing": {"revenue": 10**400}}, None, id="fill-missing-huge-json-int"),
     # ---- size limit boundary (not a failure)
     pytest.param(u(H + "East,1,1,0\n"), None, len(H) + 11, id="size-exactly-at-limit"),
     # ---- whole-file failures (SPEC 5)
@@ -183,6 +186,23 @@ CASES = [
 def test_messy_file_agrees_with_oracle(tmp_path, data, options, max_file_bytes):
     diffs, oracle = differential(tmp_path, data, options, max_file_bytes)
     assert not diffs, _fmt(diffs, data, options)
+
+
+def test_overflowing_revenue_per_unit_does_not_crash(tmp_path):
+    # 1e308 and 1e-10 are both finite plain numbers (rule 5), so the record is
+    # clean; revenue / quantity overflows a float.  The SPEC is silent on what
+    # then happens (the oracle follows IEEE: inf, no anomalies), so only assert
+    # that the run ends either with outputs or with a FileFailure message,
+    # never with a traceback.
+    source = tmp_path / "in.csv"
+    source.write_bytes(u(H + "B,1e308,1e-10,0\nA,1,1,0\n"))
+    (tmp_path / "out").mkdir()
+    try:
+        result = process_file(source, tmp_path / "out", None)
+    except FileFailure as failure:
+        assert failure.message
+    else:
+        assert result.rows_read == 2 == result.rows_clean + result.rows_rejected
 
 
 def test_failure_writes_no_output_files(tmp_path):

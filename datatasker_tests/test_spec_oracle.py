@@ -301,8 +301,26 @@ def test_no_anomalies_with_fewer_than_two_rows_or_no_spread():
 def test_numbers_written_in_full_precision():
     r = ok(H + "A,0.1,3,0\nA,0.2,3,0\n")
     s = r.region_summary[0]
-    assert float(s["revenue_sum"]) == 0.1 + 0.2 or float(s["revenue_sum"]) == 0.30000000000000004
-    assert float(r.cleaned[0]["revenue_per_unit"]) == 0.1 / 3
+    assert float(s["revenue_sum"]) == math.fsum([0.1, 0.2])
+    assert float(s["revenue_mean"]) == math.fsum([0.1, 0.2]) / 2
+    assert r.cleaned[0]["revenue_per_unit"] == 0.1 / 3
+
+
+def test_overflowing_quotient_is_inf_and_no_anomalies():
+    r = ok(H + "B,1e308,1e-10,0\nA,1,1,0\nA,1.7e308,1,0\n")
+    assert r.cleaned[0]["revenue_per_unit"] == math.inf
+    assert r.anomalies == []
+    assert r.region_summary[0]["revenue_sum"] == "1.7e+308"
+
+
+def test_fill_missing_huge_int_is_not_a_number():
+    r = ok(H + "East,,1,0\n", {"fill_missing": {"revenue": 10**400}})
+    assert rejects(r) == [("1", "not_a_number", "revenue", "1" + "0" * 400)]
+
+
+def test_fill_missing_constant_is_trimmed():
+    r = ok(H + "East,1,1,\n", {"fill_missing": {"discount": " 0 "}})
+    assert r.rows_clean == 1
 
 
 def test_header_only_gives_empty_outputs():

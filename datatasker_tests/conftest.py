@@ -1,0 +1,68 @@
+"""Shared fixtures: small CSVs built inline, and the outputs read back as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from datatasker_pipeline.pipeline import process_file
+
+
+@dataclass
+class Outputs:
+    """The four result files of one processed file, read back as a person would."""
+
+    folder: Path
+    summary: list[dict[str, str]]
+    anomalies: list[dict[str, str]]
+    rejected: list[dict[str, str]]
+    cleaned: pd.DataFrame
+    result: object
+
+    def rejected_as_tuples(self) -> list[tuple[str, str, str, str]]:
+        return [(r["source_row"], r["reason"], r["column"], r["value"]) for r in self.rejected]
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf"), "output CSVs carry no byte-order mark"
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+
+
+@pytest.fixture
+def make_csv(tmp_path: Path):
+    """Write text (or bytes) as a CSV file; returns its path."""
+
+    def _make(content: str | bytes, name: str = "sales.csv", encoding: str = "utf-8") -> Path:
+        path = tmp_path / "in" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+        return path
+
+    return _make
+
+
+@pytest.fixture
+def process(tmp_path: Path, make_csv):
+    """Process inline CSV content through every stage and read the outputs back."""
+    counter = iter(range(10_000))
+
+    def _process(content: str | bytes, options: dict | None = None, **kwargs) -> Outputs:
+        source = make_csv(content)
+        out = tmp_path / f"out{next(counter)}"
+        result = process_file(source, out, options, **kwargs)
+        return Outputs(
+            folder=out,
+            summary=read_csv_rows(out / "region_summary.csv"),
+            anomalies=read_csv_rows(out / "anomalies.csv"),
+            rejected=read_csv_rows(out / "rejected_rows.csv"),
+            cleaned=pd.read_parquet(out / "cleaned.parquet"),
+            result=result,
+        )
+
+    return _process

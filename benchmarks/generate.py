@@ -1,6 +1,6 @@
 """Deterministic generator of a messy sales CSV for the benchmarks.
 
-    python -m benchmarks.generate --rows N --seed S --out PATH [--crlf]
+    python -m benchmarks.generate --rows N --seed S --out PATH [--crlf] [--ragged-rate R]
 
 The same (rows, seed, flags) always give the same bytes: every chunk of
 CHUNK_ROWS rows draws from its own generator seeded with (seed, chunk index),
@@ -30,7 +30,8 @@ Independently of those: ~3 % of cells are padded with spaces/tabs (including
 a no-break space now and then), ~0.05 % of product cells are quoted fields
 holding a comma, an escaped quote or a line break (``\\n``, or ``\\r\\n`` with
 ``--crlf``), and with ``--ragged-rate`` a share of records gets one field too
-few or too many (off by default: the DuckDB baseline only approximates those).
+few or too many (off by default: they push the DuckDB baseline onto its
+slower single-threaded reader, see duckdb_job.py).
 
 Eight regions, three of them non-ASCII (``Île-de-France``, ``São Paulo``,
 ``東京``) plus a lower-case ``west`` that SPEC says is a region of its own.

@@ -205,6 +205,7 @@ def parse_result(stdout: str) -> dict | None:
 
 
 def run_once(tool: str, template: str, file: Path, keep: bool, timeout: float) -> dict:
+    """One measured run; the temp dir is deleted unless keep or a problem."""
     tmp = Path(tempfile.mkdtemp(prefix=f"{tool}_", dir=WORK / "runs"))
     out_dir = tmp / "out"
     env = dict(os.environ)
@@ -232,6 +233,7 @@ def run_once(tool: str, template: str, file: Path, keep: bool, timeout: float) -
     m["result"] = {k: res.get(k) for k in ("status", "rows_read", "rows_clean",
                                            "rows_rejected", "anomalies", "error")} if res else None
     m["problems"] = problems
+    m["outputs"] = (res or {}).get("outputs") or {}
     if problems:
         m["log_dir"] = str(tmp)
         print(f"  {tool}: PROBLEM: {'; '.join(problems)} (logs kept in {tmp})", file=sys.stderr)
@@ -247,17 +249,80 @@ def run_once(tool: str, template: str, file: Path, keep: bool, timeout: float) -
     return m
 
 
+# ---------------------------------------------------------------- cross-check
+def _csv_rows(path: str) -> tuple[list[str], list[list[str]]]:
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    return (rows[0] if rows else []), rows[1:]
+
+
+def _cells_equal(a: str, b: str, rel: float) -> bool:
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return x == y or abs(x - y) <= rel * max(abs(x), abs(y))
+
+
+def compare_outputs(p: dict, d: dict) -> list[str]:
+    """Differences between the pipeline's and DuckDB's four outputs.
+
+    CSV cells are compared as text, or as numbers when both parse (sums and
+    means may differ in the last bits: summation order; relative 1e-9 is
+    allowed for region_summary and the anomaly statistics, exact elsewhere).
+    cleaned.parquet: same columns, and equal source_row, region, numbers and
+    revenue_per_unit column by column (types normalised).
+    """
+    diffs: list[str] = []
+    for key, rel in (("region_summary", 1e-9), ("rejected_rows", 0.0), ("anomalies", 1e-9)):
+        (hp, rp), (hd, rd) = _csv_rows(p[key]), _csv_rows(d[key])
+        if hp != hd:
+            diffs.append(f"{key}: columns differ: pipeline {hp} vs duckdb {hd}")
+            continue
+        if len(rp) != len(rd):
+            diffs.append(f"{key}: {len(rp)} rows (pipeline) vs {len(rd)} (duckdb)")
+        for i, (a, b) in enumerate(zip(rp, rd)):
+            bad = [c for c, x, y in zip(hp, a, b) if not _cells_equal(x, y, rel)]
+            if bad or len(a) != len(b):
+                diffs.append(f"{key} row {i + 1}: {bad or 'field count'}: pipeline {a} vs duckdb {b}")
+                break
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    tp, td = pq.read_table(p["cleaned"]), pq.read_table(d["cleaned"])
+    if tp.column_names != td.column_names:
+        diffs.append(f"cleaned: columns differ: {tp.column_names} vs {td.column_names}")
+    if tp.num_rows != td.num_rows:
+        diffs.append(f"cleaned: {tp.num_rows} rows (pipeline) vs {td.num_rows} (duckdb)")
+    else:
+        for col, typ in (("source_row", pa.int64()), ("region", pa.string()),
+                         ("revenue", pa.float64()), ("quantity", pa.float64()),
+                         ("discount", pa.float64()), ("revenue_per_unit", pa.float64())):
+            if col in tp.column_names and col in td.column_names:
+                a = tp.column(col).cast(typ)
+                b = td.column(col).cast(typ)
+                if not pc.all(pc.equal(a, b)).as_py():
+                    diffs.append(f"cleaned: column {col} differs")
+    return diffs
+
+
 # ---------------------------------------------------------------- report
 def summarize(rows: int, runs: list[dict]) -> dict:
     ok = [r for r in runs if not r["problems"]]
     secs = [r["seconds"] for r in ok]
     med = statistics.median(secs) if secs else None
     return {
+        "rows": rows,
         "runs": len(runs),
         "ok_runs": len(ok),
         "seconds_median": med,
         "seconds_all": [round(s, 3) for s in secs],
-        "rows_per_s": rows / med if med else None,
+        "rows_per_s": rows / med if med and rows else None,
         "peak_rss_mb": max((r["peak_rss_mb"] for r in ok), default=None),
         "peak_tree_rss_mb": max((r["peak_tree_rss_mb"] for r in ok), default=None),
         "cpu_seconds_median": statistics.median([r["cpu_seconds"] for r in ok]) if ok else None,
@@ -266,16 +331,20 @@ def summarize(rows: int, runs: list[dict]) -> dict:
 
 
 def _fmt(v, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
+    if v is not None:
+        return format(v, spec)
+    width = "".join(ch for ch in spec.split(".")[0].split(",")[0] if ch.isdigit())
+    return "-".rjust(int(width or 0))
 
 
 def table(rows: int, summary: dict, ratio: dict) -> str:
-    head = (f"{'tool':<9} {'rows':>12} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12} "
+    head = (f"{'tool':<11} {'rows':>12} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12} "
             f"{'tree RSS MB':>12} {'CPU s':>7} {'ok':>5}")
     lines = [head, "-" * len(head)]
+    del rows  # each summary carries its own row count
     for tool, s in summary.items():
         lines.append(
-            f"{tool:<9} {rows:>12,} {_fmt(s['seconds_median'], '9.2f')} "
+            f"{tool:<11} {s['rows']:>12,} {_fmt(s['seconds_median'], '9.2f')} "
             f"{_fmt(s['rows_per_s'], '11,.0f')} {_fmt(s['peak_rss_mb'], '12.0f')} "
             f"{_fmt(s['peak_tree_rss_mb'], '12.0f')} {_fmt(s['cpu_seconds_median'], '7.1f')} "
             f"{s['ok_runs']:>2}/{s['runs']:<2}"
@@ -283,6 +352,7 @@ def table(rows: int, summary: dict, ratio: dict) -> str:
     if ratio:
         lines.append(
             f"ratio pipeline/duckdb: time {_fmt(ratio.get('seconds'), '.2f')}x, "
+            f"CPU {_fmt(ratio.get('cpu_seconds'), '.2f')}x, "
             f"peak RSS {_fmt(ratio.get('peak_rss'), '.2f')}x "
             f"(issue 3 target: time <= 1.5x, goal <= 1.0x; pipeline peak RSS <= 512 MB)"
         )
@@ -302,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duckdb-cmd", default=DEFAULT_DUCKDB,
                     help="command template, {file} and {out} are replaced")
     ap.add_argument("--keep", action="store_true", help="keep each run's temp dir (outputs, logs)")
+    ap.add_argument("--no-verify", action="store_true",
+                    help="skip comparing the two tools' outputs after round 1")
+    ap.add_argument("--fixed-cost", action="store_true",
+                    help="also time both tools on a header-only file (start-up cost), "
+                         "reported as pipeline@0 / duckdb@0")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is killed")
     a = ap.parse_args(argv)
     if a.rows < 0 or a.repeat < 1:
@@ -314,10 +389,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.only:
         tools = {a.only: tools[a.only]}
     runs: dict[str, list[dict]] = {t: [] for t in tools}
+    verify = None
     for i in range(a.repeat):
         order = list(tools) if i % 2 == 0 else list(reversed(tools))
+        check = i == 0 and len(tools) == 2 and not a.no_verify
         for tool in order:
-            m = run_once(tool, tools[tool], file, a.keep, a.timeout)
+            m = run_once(tool, tools[tool], file, a.keep or check, a.timeout)
             runs[tool].append(m)
             print(
                 f"  round {i + 1}/{a.repeat} {tool:<8} {m['seconds']:8.2f} s  "
@@ -325,13 +402,37 @@ def main(argv: list[str] | None = None) -> int:
                 f"{'  PROBLEM' if m['problems'] else ''}",
                 file=sys.stderr,
             )
+        if check:
+            p, d = runs["pipeline"][0], runs["duckdb"][0]
+            if not p["problems"] and not d["problems"]:
+                t0 = time.perf_counter()
+                verify = compare_outputs(p["outputs"], d["outputs"])
+                print(f"  outputs compared in {time.perf_counter() - t0:.1f} s: "
+                      f"{'identical' if not verify else f'{len(verify)} difference(s)'}",
+                      file=sys.stderr)
+            if not a.keep:
+                for m in (p, d):
+                    if not m["problems"]:
+                        shutil.rmtree(m.pop("log_dir"), ignore_errors=True)
 
     summary = {t: summarize(a.rows, r) for t, r in runs.items()}
+    if a.fixed_cost:
+        empty = data_file(0, a.seed, a.crlf)
+        for i in range(a.repeat):
+            order = list(tools) if i % 2 == 0 else list(reversed(tools))
+            for tool in order:
+                m = run_once(tool, tools[tool], empty, a.keep, a.timeout)
+                runs.setdefault(f"{tool}@0", []).append(m)
+                print(f"  round {i + 1}/{a.repeat} {tool}@0 {m['seconds']:8.2f} s", file=sys.stderr)
+        for tool in tools:
+            summary[f"{tool}@0"] = summarize(0, runs[f"{tool}@0"])
     ratio = {}
-    if len(summary) == 2:
+    if "pipeline" in summary and "duckdb" in summary:
         p, d = summary["pipeline"], summary["duckdb"]
         if p["seconds_median"] and d["seconds_median"]:
             ratio["seconds"] = p["seconds_median"] / d["seconds_median"]
+        if p["cpu_seconds_median"] and d["cpu_seconds_median"]:
+            ratio["cpu_seconds"] = p["cpu_seconds_median"] / d["cpu_seconds_median"]
         if p["peak_rss_mb"] and d["peak_rss_mb"]:
             ratio["peak_rss"] = p["peak_rss_mb"] / d["peak_rss_mb"]
         keys = ("rows_read", "rows_clean", "rows_rejected", "anomalies")
@@ -347,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": facts,
         "tools": summary,
         "ratio": ratio,
+        "outputs_differences": verify,
         "commands": tools,
         "runs": runs,
     }
@@ -354,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     if "counts_agree" in ratio and not ratio["counts_agree"]:
         text += "\nWARNING: the two tools disagree on row counts: " + json.dumps(
             {t: s["result"] for t, s in summary.items()})
+    if verify:
+        text += "\nWARNING: outputs differ (round 1):\n  " + "\n  ".join(verify[:10])
+    elif verify is not None:
+        text += "\noutputs of round 1: pipeline and duckdb agree (all four files)"
     header = (f"file {file.name}: {a.rows:,} rows, {file.stat().st_size / 1e6:.1f} MB; "
               f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), "
               f"{facts['mem_total_gb']} GB RAM, load {facts['loadavg_at_start'][0]:.2f}")
@@ -363,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(header)
         print(text)
-    failed = any(s["ok_runs"] < s["runs"] for s in summary.values())
+    failed = any(s["ok_runs"] < s["runs"] for s in summary.values()) or bool(verify)
     return 1 if failed else 0
 
 

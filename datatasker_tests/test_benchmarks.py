@@ -41,12 +41,10 @@ def test_generator_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_generator_cli_crlf(tmp_path: Path) -> None:
+    from benchmarks.generate import main
+
     out = tmp_path / "crlf.csv"
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.generate", "--rows", "500", "--seed", "1",
-         "--out", str(out), "--crlf"],
-        cwd=ROOT, check=True, capture_output=True,
-    )
+    assert main(["--rows", "500", "--seed", "1", "--out", str(out), "--crlf"]) == 0
     data = out.read_bytes()
     assert data.count(b"\r\n") >= 501
     assert data.count(b"\n") == data.count(b"\r\n")
@@ -108,3 +106,19 @@ def test_duckdb_job_agrees_with_spec_oracle(tmp_path: Path) -> None:
     oracle = run_oracle(src.read_bytes())
     assert compare(oracle, load_outputs(out)) == []
     assert res["rows_rejected"] == oracle.rows_rejected
+
+
+def test_run_compare_outputs_spots_a_difference(tmp_path: Path) -> None:
+    from benchmarks.duckdb_job import run
+    from benchmarks.run import compare_outputs
+
+    src = tmp_path / "sales.csv"
+    generate(500, 3, str(src))
+    a = run(str(src), str(tmp_path / "a"), threads=1)["outputs"]
+    b = run(str(src), str(tmp_path / "b"), threads=1)["outputs"]
+    assert compare_outputs(a, b) == []
+    rejected = Path(b["rejected_rows"])
+    lines = rejected.read_text(encoding="utf-8").splitlines(keepends=True)
+    rejected.write_text("".join(lines[:-1]), encoding="utf-8")  # drop the last rejected row
+    diffs = compare_outputs(a, b)
+    assert diffs and "rejected_rows" in diffs[0]

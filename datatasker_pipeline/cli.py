@@ -134,6 +134,42 @@ def _process_command(args: argparse.Namespace) -> int:
     return EXIT_OK if outcome["status"] == "SUCCESS" else EXIT_FILE_FAILED
 
 
+def register(file: Path) -> str:
+    """Put FILE in the incoming folder and create its partition, without running it.
+
+    ``dagster asset materialize --partition KEY`` cannot create a dynamic
+    partition (dagster-io/dagster#15499); this makes the key exist first.
+    """
+    import dagster as dg
+
+    from .options import sidecar_path
+    from .partitions import partition_key_for, sales_files
+    from .project import ensure_dagster_home
+    from .resources import DataRoot
+
+    ensure_dagster_home()
+    incoming = DataRoot().incoming
+    incoming.mkdir(parents=True, exist_ok=True)
+    source = file.resolve()
+    if source.parent != incoming:
+        if sidecar_path(source).is_file():
+            _copy_atomically(sidecar_path(source), incoming / sidecar_path(source).name)
+        _copy_atomically(source, incoming / source.name)
+    key = partition_key_for(source.name)
+    with dg.DagsterInstance.get() as instance:
+        if not instance.has_dynamic_partition(sales_files.name, key):
+            instance.add_dynamic_partitions(sales_files.name, [key])
+    return key
+
+
+def _register_command(args: argparse.Namespace) -> int:
+    file = Path(args.file)
+    if not file.is_file():
+        raise UsageError(f"no such file: {file}")
+    print(register(file))
+    return EXIT_OK
+
+
 def _dev_command(args: argparse.Namespace) -> int:
     """Start `dagster dev` (webserver + daemon + sensor) and drop the sample file."""
     from .project import default_data_dir, ensure_dagster_home, project_root
@@ -174,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     process_parser.add_argument("--config", metavar="JSON", help="options as a JSON object; overrides the sidecar key by key")
     process_parser.add_argument("--json", action="store_true", help="print one JSON object")
     process_parser.set_defaults(handler=_process_command)
+
+    register_parser = commands.add_parser(
+        "register",
+        help="copy FILE into incoming/ and create its partition; prints the partition key",
+        description="Make FILE's partition exist without running it, e.g. before "
+        "`dagster asset materialize --partition KEY`. A running sensor will also pick the file up.",
+    )
+    register_parser.add_argument("file", metavar="FILE")
+    register_parser.set_defaults(handler=_register_command)
 
     dev_parser = commands.add_parser("dev", help="start the Dagster UI, daemon and file-drop sensor (SQLite instance)")
     dev_parser.add_argument("--host", default="127.0.0.1")

@@ -3,12 +3,10 @@
 import dagster as dg
 
 from .assets import sales_assets
-from .partitions import sales_files
 
 process_sales_file = dg.define_asset_job(
     name="process_sales_file",
     selection=dg.AssetSelection.assets(*sales_assets),
-    partitions_def=sales_files,
     # One process for the whole run: a subprocess per step would cost more
     # than the work itself on small files.
     executor_def=dg.in_process_executor,

@@ -1,0 +1,154 @@
+"""The four assets through Dagster: outputs under the run ID, metadata, checks, failures."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from datatasker_pipeline.assets import sales_assets
+from datatasker_pipeline.resources import DataRoot
+from datatasker_pipeline.runs import failure_message
+
+CSV = (
+    "region,revenue,quantity,discount,product\n"
+    "East,100,2,0.1,Widget\n"
+    "West,n/a,1,0,Gadget\n"
+    "East,10,1,0,Widget\n"
+    "West,12,1,0,Gadget\n"
+    "East,11,1,0,Widget\n"
+    "West,9,1,0,Gadget\n"
+    "East,10,1,0,Widget\n"
+    "West,11,1,0,Gadget\n"
+    "East,12,1,0,Widget\n"
+    "West,10,1,0,Gadget\n"
+)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    (tmp_path / "incoming").mkdir()
+    return DataRoot(path=str(tmp_path))
+
+
+def drop(data_root, name="sales.csv", content=CSV, sidecar=None):
+    (data_root.incoming / name).write_text(content)
+    if sidecar is not None:
+        (data_root.incoming / f"{name}.json").write_text(json.dumps(sidecar))
+    return name
+
+
+def materialize(instance, data_root, key, selection=None, run_config=None):
+    if not instance.has_dynamic_partition("sales_files", key):
+        instance.add_dynamic_partitions("sales_files", [key])
+    return dg.materialize(
+        sales_assets,
+        selection=selection,
+        partition_key=key,
+        instance=instance,
+        resources={"data_root": data_root},
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+def metadata(result, asset):
+    [materialization] = result.asset_materializations_for_node(asset)
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+
+
+def test_all_outputs_land_under_the_run_id(instance, data_root):
+    result = materialize(instance, data_root, drop(data_root))
+    assert result.success
+    out = data_root.root / "outputs" / result.run_id
+    assert sorted(p.name for p in out.iterdir()) == [
+        "anomalies.csv", "cleaned.parquet", "region_summary.csv", "rejected_rows.csv"
+    ]
+    raw = data_root.root / "raw" / result.run_id / "sales.csv"
+    assert raw.read_text() == CSV
+    # the run ID leads back to the run record
+    record = instance.get_run_by_id(result.run_id)
+    assert record.status == dg.DagsterRunStatus.SUCCESS and record.tags["dagster/partition"] == "sales.csv"
+
+
+def test_materialization_metadata_a_person_looks_at(instance, data_root):
+    result = materialize(instance, data_root, drop(data_root))
+    raw = metadata(result, "raw_csv")
+    assert raw["size_bytes"] == len(CSV) and len(raw["sha256"]) == 64
+    cleaned = metadata(result, "cleaned_sales")
+    assert (cleaned["rows_read"], cleaned["rows_clean"], cleaned["rows_rejected"]) == (10, 9, 1)
+    assert cleaned["rejected_by_reason"]["missing_value"] == 1
+    assert cleaned["rows_per_second"] > 0 and cleaned["peak_rss_mb"] > 0
+    summary = metadata(result, "region_summary")
+    assert [r.data["region"] for r in summary["summary"].records] == ["East", "West"]
+    assert "█" in summary["revenue_by_region"]
+    report = metadata(result, "anomaly_report")
+    assert report["anomalies"] == 1 and isinstance(report["threshold"], float)
+    assert "Widget" not in report["top_anomalies"] and "East" in report["top_anomalies"]
+
+
+def test_asset_checks_pass(instance, data_root):
+    result = materialize(instance, data_root, drop(data_root))
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {"rows_conserved": True, "cleaned_matches_schema": True, "anomaly_rate": True}
+
+
+def test_whole_file_failure_is_the_step_failure_message(instance, data_root):
+    key = drop(data_root, "bad.csv", "region,product,revenue,quantity\nEast,x,1,1\n")
+    result = materialize(instance, data_root, key)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    expected = "missing required column(s): discount; found: region, product, revenue, quantity"
+    assert failure.step_failure_data.user_failure_data.description == expected
+    assert failure_message(result.all_events) == expected
+    assert not (data_root.root / "outputs" / result.run_id).exists()
+
+
+def test_run_config_overrides_the_sidecar_key_by_key(instance, data_root):
+    key = drop(data_root, sidecar={"anomaly_k": 100, "drop_duplicates": True})
+    result = materialize(
+        instance, data_root, key, run_config={"ops": {"cleaned_sales": {"config": {"anomaly_k": 0.5}}}}
+    )
+    options = metadata(result, "cleaned_sales")["options"]
+    assert options["anomaly_k"] == 0.5 and options["drop_duplicates"] is True
+
+
+def test_bad_option_in_run_config_fails_the_run_naming_it(instance, data_root):
+    result = materialize(
+        instance, data_root, drop(data_root), run_config={"ops": {"cleaned_sales": {"config": {"anomaly_k": "high"}}}}
+    )
+    assert failure_message(result.all_events) == 'option anomaly_k must be a number >= 0, got "high"'
+    unknown = materialize(
+        instance, data_root, drop(data_root), run_config={"ops": {"cleaned_sales": {"config": {"speed": 1}}}}
+    )
+    assert failure_message(unknown.all_events).startswith('unknown option "speed"')
+
+
+def test_missing_file_fails_clearly(instance, data_root):
+    result = materialize(instance, data_root, "gone.csv")
+    assert "no file for partition 'gone.csv'" in failure_message(result.all_events)
+
+
+def test_downstream_asset_rematerialized_alone_reads_the_earlier_cleaned_rows(instance, data_root):
+    key = drop(data_root)
+    first = materialize(instance, data_root, key)
+    again = materialize(instance, data_root, key, selection=["region_summary"])
+    assert again.success and again.run_id != first.run_id
+    first_summary = (data_root.root / "outputs" / first.run_id / "region_summary.csv").read_text()
+    assert (data_root.root / "outputs" / again.run_id / "region_summary.csv").read_text() == first_summary
+
+
+def test_oversized_file_fails_before_it_is_copied(instance, tmp_path):
+    (tmp_path / "incoming").mkdir()
+    data_root = DataRoot(path=str(tmp_path), max_file_bytes=10)
+    key = drop(data_root)
+    result = materialize(instance, data_root, key)
+    assert failure_message(result.all_events) == f"file is {len(CSV)} bytes; the limit is 10"
+    assert not (tmp_path / "raw" / result.run_id / key).exists()

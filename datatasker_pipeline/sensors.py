@@ -11,6 +11,7 @@ from .intake import DroppedFile, content_fingerprint, scan_incoming
 from .jobs import process_sales_file
 from .partitions import partition_key_for, sales_files
 from .resources import DataRoot
+from .runs import failure_message
 
 # A tick must finish well inside the 60 s sensor timeout: hash at most this
 # many bytes per tick and leave the rest for the next one.
@@ -94,3 +95,33 @@ def _fingerprint(dropped: DroppedFile, max_bytes: int) -> str:
     if dropped.size > max_bytes:
         return f"oversize-{dropped.size}-{dropped.mtime_ns}"
     return content_fingerprint(dropped.path)
+
+
+def write_failure_record(failed_dir, run_id: str, file_name: str, partition: str, message: str) -> None:
+    """One JSON file per failed run in ``<data root>/failed/``, where an operator looks."""
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    record = {"run_id": run_id, "file_name": file_name, "partition": partition, "error": message,
+              "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    partial = failed_dir / f".{run_id}.json.partial"
+    partial.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.replace(failed_dir / f"{run_id}.json")
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[process_sales_file],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+    description="Records every failed file in <data root>/failed/<run_id>.json with the message a person "
+    "needs to fix it.",
+)
+def failed_file_sensor(context: dg.RunFailureSensorContext, data_root: DataRoot) -> None:
+    run = context.dagster_run
+    message = failure_message(context.get_step_failure_events()) or context.failure_event.message or "the run failed"
+    write_failure_record(
+        data_root.root / "failed",
+        run.run_id,
+        run.tags.get(FILE_NAME_TAG, ""),
+        run.tags.get("dagster/partition", ""),
+        message,
+    )
+    context.log.info(f"recorded failure of {run.tags.get(FILE_NAME_TAG, run.run_id)}: {message}")

@@ -145,3 +145,25 @@ def test_many_files_in_one_tick(sensor, data_root):
     assert len(result.run_requests) == 120
     assert len({r.run_key for r in result.run_requests}) == 120
     assert sensor.tick().run_requests == []
+
+
+def test_failed_runs_are_recorded_for_operators(instance, data_root):
+    from datatasker_pipeline.definitions import defs
+    from datatasker_pipeline.sensors import failed_file_sensor
+
+    drop(data_root, "bad.csv", "region,product,revenue,quantity\nEast,x,1,1\n")
+    instance.add_dynamic_partitions("sales_files", ["bad.csv"])
+    result = defs.resolve_job_def("process_sales_file").execute_in_process(
+        partition_key="bad.csv", instance=instance, resources={"data_root": data_root},
+        tags={"datatasker/file_name": "bad.csv"}, raise_on_error=False,
+    )
+    run = instance.get_run_by_id(result.run_id)
+    [failure_event] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE]
+    context = dg.build_run_status_sensor_context(
+        sensor_name=failed_file_sensor.name, dagster_instance=instance, dagster_run=run, dagster_event=failure_event,
+        resources={"data_root": data_root},
+    ).for_run_failure()
+    failed_file_sensor(context)
+    record = json.loads((data_root.root / "failed" / f"{result.run_id}.json").read_text())
+    assert record["file_name"] == "bad.csv" and record["partition"] == "bad.csv"
+    assert record["error"] == "missing required column(s): discount; found: region, product, revenue, quantity"

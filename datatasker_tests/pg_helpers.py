@@ -231,6 +231,8 @@ class Deployment:
                 "DATATASKER_CODE_SERVER_HOST": "127.0.0.1",
                 "DATATASKER_CODE_SERVER_PORT": str(self.grpc_port),
                 "PYTHONUNBUFFERED": "1",
+                # As in docker-compose.yml's x-dagster-env.
+                "DAGSTER_GRPC_TIMEOUT_SECONDS": "180",
             }
         )
         env.update(extra_env or {})
@@ -267,6 +269,7 @@ class Deployment:
         )
 
     def start(self, timeout: float = 240.0) -> None:
+        self._trap_sigterm()
         cmds = self.commands()
         # Same order as the compose depends_on chain: code server healthy first.
         self._spawn("user_code", cmds["user_code"])
@@ -325,7 +328,27 @@ class Deployment:
     def all_log_tails(self) -> str:
         return "\n".join(f"===== {n} =====\n{self.log_tail(n)}" for n in self.procs)
 
+    _previous_sigterm = None
+
+    def _trap_sigterm(self) -> None:
+        """A SIGTERM to pytest (e.g. `timeout 900 pytest`) would skip every
+        finally block and orphan the processes, which live in their own
+        sessions: turn it into SystemExit so stop() still runs."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+
+            def _raise(signum, frame):
+                raise SystemExit(128 + signum)
+
+            self._previous_sigterm = signal.signal(signal.SIGTERM, _raise)
+
     def stop(self) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
         for proc in self.procs.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

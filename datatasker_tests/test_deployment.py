@@ -133,13 +133,27 @@ def _check_compose_model(compose: dict) -> None:
     assert envs[0]["DAGSTER_PG_DB"] == pg_env["POSTGRES_DB"]
 
 
-def test_compose_file_structure():
+HOST_SPECIFIC_ENV = {
+    "DAGSTER_HOME", "DATATASKER_DATA_DIR", "DATATASKER_CODE_SERVER_HOST", "DATATASKER_CODE_SERVER_PORT",
+    "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB",
+}
+
+
+def test_compose_file_structure(tmp_path):
     """Structure check with PyYAML alone (anchors resolved, no compose binary)."""
     # Unexpanded ${VAR:-default} values: substitute their defaults the way compose does.
     text = pgh.COMPOSE_FILE.read_text()
     text = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)
     compose = yaml.safe_load(text)
     _check_compose_model(compose)
+
+    # The plain-process test sets every variable the compose services get, with
+    # the same value wherever the value is not host-specific.
+    compose_env = {k: str(v) for k, v in compose["services"]["daemon"]["environment"].items()}
+    plain_env = pgh.Deployment(tmp_path, "dt_unused", tmp_path / "data").env
+    assert set(compose_env) <= set(plain_env), sorted(set(compose_env) - set(plain_env))
+    for key in set(compose_env) - HOST_SPECIFIC_ENV:
+        assert plain_env[key] == compose_env[key], key
 
     # The workspace points at the code server by host and port.
     ws = yaml.safe_load(pgh.DEPLOY_WORKSPACE_YAML.read_text())

@@ -42,7 +42,11 @@ query InProgress($jobName: String) {
 
 
 @pytest.fixture
-def deployment(tmp_path):
+def deployment(request, tmp_path):
+    # Tens of minutes on a small machine: only when asked for by marker, so a
+    # plain `pytest datatasker_tests/` never starts it by accident.
+    if "load" not in (request.config.getoption("markexpr") or "") or "not load" in request.config.getoption("markexpr"):
+        pytest.skip("load test: run it on its own with `pytest -m load -s datatasker_tests/test_load.py`")
     pgh.require_postgres()
     with pgh.fresh_database("dt_load") as db_name:
         data_dir = tmp_path / "data"

@@ -131,13 +131,15 @@ def test_materialize_pipeline_partition_and_read_back(pg_env, pg_instance):
     run = pg_instance.get_run_by_id(outcome.run_id)
     assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
     assert run.tags.get("dagster/partition") == key
+    assert not pgh.missing_outputs(data_dir, outcome.run_id), sorted((data_dir / "outputs").rglob("*"))
 
     other = dg.DagsterInstance.from_config(str(pg_env["home"]))
     try:
         runs = other.get_runs()
         assert [r.run_id for r in runs] == [outcome.run_id]
-        event_types = {e.dagster_event.event_type_value for e in other.all_logs(outcome.run_id) if e.dagster_event}
-        assert {"RUN_SUCCESS", "ASSET_MATERIALIZATION"} <= event_types, event_types
+        event_types = {e.dagster_event.event_type for e in other.all_logs(outcome.run_id) if e.dagster_event}
+        expected = {dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.ASSET_MATERIALIZATION}
+        assert expected <= event_types, event_types
         for asset_name in ASSET_NAMES:
             records = other.fetch_materializations(dg.AssetKey(asset_name), limit=5).records
             assert [r.partition_key for r in records] == [key], asset_name

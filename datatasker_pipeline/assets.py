@@ -9,6 +9,7 @@ from a result to its run record and back.
 
 import contextlib
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +40,21 @@ SOURCE_PATH_TAG = "datatasker/source_path"  # set by `datatasker process` for a 
 FILE_NAME_TAG = "datatasker/file_name"
 FINGERPRINT_TAG = "datatasker/fingerprint"
 TRANSIENT_RETRIES = 3
+MAX_MESSAGE_CHARS = 2000
+# Line breaks (as str.splitlines sees them) and other control characters; a tab stays.
+_NOT_ON_ONE_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def message_for_people(text: str) -> str:
+    """A failure message as one line of bounded length.
+
+    Messages quote the file's own text (header names), which may hold line
+    breaks or be a megabyte long; those are escaped (``\\n``) and cut.
+    """
+    line = _NOT_ON_ONE_LINE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text.strip())
+    if len(line) > MAX_MESSAGE_CHARS:
+        line = f"{line[:MAX_MESSAGE_CHARS]}... ({len(line) - MAX_MESSAGE_CHARS} more characters)"
+    return line
 
 
 @dataclass(frozen=True)
@@ -67,8 +83,9 @@ def failures_for_people(context: dg.AssetExecutionContext, out_dir: Path | None 
     except FileFailure as failure:
         if out_dir is not None:
             remove_if_empty(out_dir)
-        context.log.error(failure.message)
-        raise dg.Failure(description=failure.message, allow_retries=False) from None
+        message = message_for_people(failure.message)
+        context.log.error(message)
+        raise dg.Failure(description=message, allow_retries=False) from None
     except OSError as error:
         if context.retry_number >= TRANSIENT_RETRIES:
             raise
@@ -87,7 +104,20 @@ def failures_for_people(context: dg.AssetExecutionContext, out_dir: Path | None 
 def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output[RawFile]:
     key = context.partition_key
     tags = context.run.tags
-    source = Path(tags[SOURCE_PATH_TAG]) if SOURCE_PATH_TAG in tags else data_root.incoming_file_for(key)
+    if SOURCE_PATH_TAG in tags:
+        # Set by `datatasker process` to its staged copy; anyone can set a tag
+        # when launching a run, so it must lead to a file inside the data root.
+        try:
+            source = data_root.inside(Path(tags[SOURCE_PATH_TAG]))
+        except ValueError:
+            raise dg.Failure(
+                description=f"run tag {SOURCE_PATH_TAG} must name a file inside the data root {data_root.root}",
+                allow_retries=False,
+            ) from None
+        if not source.is_file():  # a re-execution after the CLI moved its copy into incoming/
+            source = data_root.incoming_file_for(key)
+    else:
+        source = data_root.incoming_file_for(key)
     if source is None or not source.is_file():
         raise dg.Failure(
             description=f"no file for partition {key!r} in {data_root.incoming}: it was moved or deleted "

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -43,17 +44,37 @@ def _copy_atomically(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
+def _execute(dg, defs, job, key: str, source: Path, run_options: dict[str, Any] | None):
+    """Run the job for ``key`` in this process, reading ``source`` (a file inside the data root)."""
+    from .assets import FILE_NAME_TAG, FINGERPRINT_TAG, SOURCE_PATH_TAG
+    from .intake import content_fingerprint
+    from .partitions import sales_files
+
+    fingerprint = content_fingerprint(source)
+    with dg.DagsterInstance.get() as instance:
+        if not instance.has_dynamic_partition(sales_files.name, key):
+            instance.add_dynamic_partitions(sales_files.name, [key])
+        # The same job the sensor launches, so CLI runs sit beside sensor runs in the UI.
+        return defs.resolve_job_def(job.name).execute_in_process(
+            partition_key=key,
+            instance=instance,
+            run_config={"ops": {"cleaned_sales": {"config": run_options}}} if run_options else None,
+            # The fingerprint tag tells the sensor these bytes are handled.
+            tags={FILE_NAME_TAG: source.name, FINGERPRINT_TAG: fingerprint, SOURCE_PATH_TAG: str(source)},
+            raise_on_error=False,
+        )
+
+
 def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
     """Run the four assets for ``file``'s partition and describe the outcome."""
     import dagster as dg
 
-    from .assets import FILE_NAME_TAG, FINGERPRINT_TAG, SOURCE_PATH_TAG
+    from .assets import message_for_people
     from .definitions import defs
     from .jobs import process_sales_file
-    from .intake import content_fingerprint
     from .options import sidecar_path
     from .outputs import ANOMALIES_FILE, CLEANED_FILE, REGION_SUMMARY_FILE, REJECTED_ROWS_FILE
-    from .partitions import partition_key_for, sales_files
+    from .partitions import partition_key_for
     from .project import ensure_dagster_home
     from .resources import DataRoot
     from .runs import failure_message, materialization_metadata
@@ -62,25 +83,30 @@ def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
     data_root = DataRoot()
     source = file.resolve()
     key = partition_key_for(source.name)
-    fingerprint = content_fingerprint(source)
-    with dg.DagsterInstance.get() as instance:
-        if not instance.has_dynamic_partition(sales_files.name, key):
-            instance.add_dynamic_partitions(sales_files.name, [key])
-        # The same job the sensor launches, so CLI runs sit beside sensor runs in the UI.
-        result = defs.resolve_job_def(process_sales_file.name).execute_in_process(
-            partition_key=key,
-            instance=instance,
-            run_config={"ops": {"cleaned_sales": {"config": run_options}}} if run_options else None,
-            # The fingerprint tag tells the sensor these bytes are handled.
-            tags={FILE_NAME_TAG: source.name, FINGERPRINT_TAG: fingerprint, SOURCE_PATH_TAG: str(source)},
-            raise_on_error=False,
-        )
     incoming = data_root.incoming
+    staging = None
+    run_source = source
     if source.parent != incoming:
-        incoming.mkdir(parents=True, exist_ok=True)
-        _copy_atomically(source, incoming / source.name)
+        # The run reads a copy staged inside the data root (its source tag may
+        # point nowhere else); the copy then moves into incoming/ under the
+        # file's base name, registering it.
+        staging = data_root.root / "staging" / uuid.uuid4().hex
+        staging.mkdir(parents=True)
         if sidecar_path(source).is_file():
-            _copy_atomically(sidecar_path(source), incoming / sidecar_path(source).name)
+            shutil.copyfile(sidecar_path(source), staging / sidecar_path(source).name)
+        run_source = staging / source.name
+        shutil.copyfile(source, run_source)
+    try:
+        result = _execute(dg, defs, process_sales_file, key, run_source, run_options)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if staging is not None:
+        incoming.mkdir(parents=True, exist_ok=True)
+        for staged in sorted(staging.iterdir(), key=lambda p: p.name == source.name):  # sidecar first
+            os.replace(staged, incoming / staged.name)
+        staging.rmdir()
 
     out_dir = data_root.outputs_for(result.run_id)
     cleaned = materialization_metadata(result, "cleaned_sales")
@@ -103,7 +129,7 @@ def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
         "rows_rejected": cleaned.get("rows_rejected"),
         "rejected_by_reason": cleaned.get("rejected_by_reason"),
         "anomalies": report.get("anomalies"),
-        "error": None if succeeded else failure_message(result.all_events) or "the run failed",
+        "error": None if succeeded else message_for_people(failure_message(result.all_events) or "the run failed"),
     }
 
 

@@ -116,7 +116,7 @@ def copy_raw_file(source: Path, destination_dir: Path, max_file_bytes: int) -> R
     os.chmod(target, 0o444)
     sidecar = sidecar_path(source)
     sidecar_copy = None
-    if sidecar.is_file():
+    if sidecar.is_file() and not sidecar.is_symlink():  # a linked sidecar could be any file on the machine
         sidecar_copy = destination_dir / sidecar.name
         sidecar_copy.unlink(missing_ok=True)
         shutil.copyfile(sidecar, sidecar_copy)

@@ -59,24 +59,45 @@ class DataRoot(dg.ConfigurableResource):
         )
 
     def outputs_for(self, run_id: str) -> Path:
-        return self._inside(self.root / "outputs" / run_id)
+        return self._run_folder("outputs", run_id)
 
     def raw_for(self, run_id: str) -> Path:
-        return self._inside(self.root / "raw" / run_id)
+        return self._run_folder("raw", run_id)
+
+    def _run_folder(self, kind: str, run_id: str) -> Path:
+        """``<root>/<kind>/<run_id>``, refusing any run id that is not one plain folder name."""
+        parent = self.root / kind
+        if run_id in ("", ".", "..") or (parent / run_id).parent != parent:
+            raise ValueError(f"{run_id!r} is not a run id: it would lead outside {parent} (outside the data root's run folders)")
+        folder = self.inside(parent / run_id)
+        if folder.parent != parent:
+            raise ValueError(f"{parent / run_id} leads to {folder}, outside the data root's {kind} folder")
+        return folder
 
     def incoming_file_for(self, partition_key: str) -> Path | None:
-        """The dropped file a partition stands for, if it is still there."""
+        """The dropped file a partition stands for, if it is still there.
+
+        Only a regular file directly in ``incoming/`` qualifies: never a
+        symbolic link (it could point anywhere), never a path the key spells
+        (``../x``, ``/etc/x``: such keys match no file name's key).
+        """
         exact = self.incoming / partition_key
-        if exact.is_file() and partition_key_for(partition_key) == partition_key:
+        if (
+            partition_key_for(partition_key) == partition_key
+            and exact.parent == self.incoming
+            and exact.is_file()
+            and not exact.is_symlink()
+        ):
             return exact
         if not self.incoming.is_dir():
             return None
         for entry in os.scandir(self.incoming):
-            if entry.is_file() and partition_key_for(entry.name) == partition_key:
+            if entry.is_file(follow_symlinks=False) and partition_key_for(entry.name) == partition_key:
                 return Path(entry.path)
         return None
 
-    def _inside(self, path: Path) -> Path:
+    def inside(self, path: Path) -> Path:
+        """``path`` resolved, or ValueError when it (or a link on the way) leads outside the data root."""
         resolved = path.resolve()
         if not resolved.is_relative_to(self.root):
             raise ValueError(f"{path} lies outside the data root {self.root}")

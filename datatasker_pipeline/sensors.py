@@ -99,6 +99,8 @@ def _fingerprint(dropped: DroppedFile, max_bytes: int) -> str:
 
 def write_failure_record(failed_dir, run_id: str, file_name: str, partition: str, message: str) -> None:
     """One JSON file per failed run in ``<data root>/failed/``, where an operator looks."""
+    if not run_id or run_id.startswith(".") or "/" in run_id or "\\" in run_id:
+        raise ValueError(f"not a run id: {run_id!r}")  # a path would write outside failed/
     failed_dir.mkdir(parents=True, exist_ok=True)
     record = {"run_id": run_id, "file_name": file_name, "partition": partition, "error": message,
               "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -29,7 +29,6 @@ from .errors import FileFailure
 from .intake import RawFile, copy_raw_file
 from .metadata import column_schema, markdown_table, peak_rss_mb, revenue_chart, table
 from .options import ProcessingOptions, load_options
-from .outputs import CLEANED_FILE, REJECTED_ROWS_FILE
 from .partitions import sales_files
 from .pipeline import clean_file, remove_if_empty, write_anomaly_report, write_region_summary
 from .resources import DataRoot

@@ -26,15 +26,12 @@ class UsageError(Exception):
 
 
 def _options_from_json(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
+    from .options import options_from_json
+
     try:
-        options = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageError(f"--config is not valid JSON: {error}") from None
-    if not isinstance(options, dict):
-        raise UsageError("--config must be a JSON object of options, e.g. '{\"anomaly_k\": 3}'")
-    return options
+        return options_from_json(text)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

@@ -119,16 +119,12 @@ def _emit_json(value: Any, stream: TextIO | None = None) -> None:
 
 def _parse_config(text: str | None) -> dict[str, Any] | None:
     from .client import UsageProblem
+    from .options import options_from_json
 
-    if text is None:
-        return None
     try:
-        options = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UsageProblem(f"--config is not valid JSON: {error}") from None
-    if not isinstance(options, dict):
-        raise UsageProblem("--config must be a JSON object of options, e.g. '{\"anomaly_k\": 3}'")
-    return options
+        return options_from_json(text)
+    except ValueError as error:
+        raise UsageProblem(str(error)) from None
 
 
 class _Progress:

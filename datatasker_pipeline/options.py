@@ -197,3 +197,20 @@ def load_options(sidecar: Path | None, run_options: Mapping[str, Any] | None) ->
         parsed = parse_options(merge_option_layers(None, run_options))
         return ParsedOptions(parsed.options, parsed.reading_problems, (failure.message, *parsed.problems))
     return parse_options(merge_option_layers(sidecar_options, run_options))
+
+
+def options_from_json(text: str | None) -> dict[str, Any] | None:
+    """Options given on a command line as JSON (``--config``); ValueError when not a JSON object.
+
+    Only the shape is checked here: the values are checked by the run, like
+    every other source of options.
+    """
+    if text is None:
+        return None
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--config is not valid JSON: {error}") from None
+    if not isinstance(options, dict):
+        raise ValueError("--config must be a JSON object of options, e.g. '{\"anomaly_k\": 3}'")
+    return options

@@ -7,10 +7,12 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pytest
 
 from datatasker_pipeline.pipeline import process_file
+from datatasker_pipeline.resources import DataRoot
 
 
 @dataclass
@@ -66,3 +68,17 @@ def process(tmp_path: Path, make_csv):
         )
 
     return _process
+
+
+@pytest.fixture
+def instance():
+    """A throwaway Dagster instance."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
+def data_root(tmp_path) -> DataRoot:
+    """A data root in a temporary folder, with files taken half a second after their last change."""
+    (tmp_path / "incoming").mkdir()
+    return DataRoot(path=str(tmp_path), settle_seconds=0.5)

@@ -15,15 +15,15 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+
+from datatasker_tests.webserver_harness import executable, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = REPO_ROOT / "deploy"
@@ -178,23 +178,6 @@ def drop_file_atomically(incoming: Path, name: str, content: str) -> Path:
 # --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _bin(name: str) -> str:
-    """Entry point from the interpreter's own environment (the uv venv)."""
-    candidate = Path(sys.executable).parent / name
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which(name)
-    if not found:
-        raise RuntimeError(f"cannot find the {name!r} executable next to {sys.executable}")
-    return found
-
-
 class Deployment:
     """Code server + webserver + daemon as plain processes (docker-compose.yml's
     user_code, webserver and daemon services), sharing one environment."""
@@ -244,16 +227,16 @@ class Deployment:
         workspace = str(DEPLOY_WORKSPACE_YAML)
         return {
             "user_code": [
-                _bin("dagster"), "code-server", "start",
+                executable("dagster"), "code-server", "start",
                 "-h", "127.0.0.1", "-p", str(self.grpc_port),
                 "-m", self.module,
             ],
             "webserver": [
-                _bin("dagster-webserver"),
+                executable("dagster-webserver"),
                 "-h", "127.0.0.1", "-p", str(self.web_port),
                 "-w", workspace,
             ],
-            "daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
+            "daemon": [executable("dagster-daemon"), "run", "-w", workspace],
         }
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
@@ -290,7 +273,7 @@ class Deployment:
         while time.monotonic() < deadline:
             self.check_alive()
             res = subprocess.run(
-                [_bin("dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(self.grpc_port)],
+                [executable("dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(self.grpc_port)],
                 env=self.env,
                 capture_output=True,
                 timeout=60,
@@ -441,3 +424,21 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
 def missing_outputs(data_dir: Path, run_id: str) -> list[str]:
     out = data_dir / "outputs" / run_id
     return [name for name in OUTPUT_FILES if not (out / name).is_file()]
+
+
+@contextlib.contextmanager
+def running_deployment(base: Path, database_prefix: str = "dt_test"):
+    """A fresh database and the three production processes over it; log tails on failure."""
+    require_postgres()
+    with fresh_database(database_prefix) as db_name:
+        data_dir = base / "data"
+        (data_dir / "incoming").mkdir(parents=True)
+        dep = Deployment(base / "deploy", db_name, data_dir)
+        try:
+            dep.start(timeout=300)
+            yield dep
+        except BaseException:
+            print(dep.all_log_tails())
+            raise
+        finally:
+            dep.stop()

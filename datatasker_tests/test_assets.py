@@ -26,18 +26,6 @@ CSV = (
 )
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
-@pytest.fixture
-def data_root(tmp_path):
-    (tmp_path / "incoming").mkdir()
-    return DataRoot(path=str(tmp_path))
-
-
 def drop(data_root, name="sales.csv", content=CSV, sidecar=None):
     (data_root.incoming / name).write_text(content)
     if sidecar is not None:

@@ -200,19 +200,8 @@ def test_compose_file_parses_with_compose():
 
 @pytest.fixture
 def deployment(tmp_path):
-    pgh.require_postgres()
-    with pgh.fresh_database() as db_name:
-        data_dir = tmp_path / "data"
-        (data_dir / "incoming").mkdir(parents=True)
-        dep = pgh.Deployment(tmp_path / "deploy", db_name, data_dir)
-        try:
-            dep.start(timeout=300)
-            yield dep
-        except BaseException:
-            print(dep.all_log_tails())
-            raise
-        finally:
-            dep.stop()
+    with pgh.running_deployment(tmp_path) as dep:
+        yield dep
 
 
 @pytest.mark.e2e

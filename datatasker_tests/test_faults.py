@@ -291,12 +291,6 @@ def test_daemon_restart_while_files_arrive_loses_and_repeats_nothing(tmp_path):
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def materialize(instance, root: Path, name: str, content: str):
     (root / "incoming").mkdir(parents=True, exist_ok=True)
     (root / "incoming" / name).write_text(content)

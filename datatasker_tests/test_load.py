@@ -47,19 +47,8 @@ def deployment(request, tmp_path):
     # plain `pytest datatasker_tests/` never starts it by accident.
     if "load" not in (request.config.getoption("markexpr") or "") or "not load" in request.config.getoption("markexpr"):
         pytest.skip("load test: run it on its own with `pytest -m load -s datatasker_tests/test_load.py`")
-    pgh.require_postgres()
-    with pgh.fresh_database("dt_load") as db_name:
-        data_dir = tmp_path / "data"
-        (data_dir / "incoming").mkdir(parents=True)
-        dep = pgh.Deployment(tmp_path / "deploy", db_name, data_dir)
-        try:
-            dep.start(timeout=300)
-            yield dep
-        except BaseException:
-            print(dep.all_log_tails())
-            raise
-        finally:
-            dep.stop()
+    with pgh.running_deployment(tmp_path, "dt_load") as dep:
+        yield dep
 
 
 def _in_progress(dep) -> dict[str, str]:

@@ -73,12 +73,6 @@ HOSTILE_NAMES = [
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
-@pytest.fixture
 def layout(tmp_path):
     """A data root, plus a folder outside it holding a file nobody should read."""
     root = tmp_path / "root"

@@ -17,18 +17,6 @@ from datatasker_pipeline.sensors import incoming_csv_sensor
 CSV = "region,revenue,quantity,discount\nEast,1,1,0\n"
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
-@pytest.fixture
-def data_root(tmp_path):
-    (tmp_path / "incoming").mkdir()
-    return DataRoot(path=str(tmp_path), settle_seconds=0.5)
-
-
 def drop(data_root: DataRoot, name: str, content: str = CSV, age_seconds: float = 5.0):
     path = data_root.incoming / name
     path.write_text(content)

@@ -201,12 +201,14 @@ def run(path: str, out_dir: str, k: float = 2.0, threads: int | None = None) -> 
     carried_csv = ", ".join(f"dt_guard({by_name[c]}) AS {_ident(c)}" for c in carried)
     csv_opts = "(FORMAT csv, HEADER true, DELIMITER ',')"
 
-    # cleaned.parquet: every clean row, in file order (insertion order is kept)
+    # cleaned.parquet: every clean row, in file order. rowid is file order, but
+    # the COPY of a multi-threaded scan did not keep it at 1M rows (DuckDB 2.0,
+    # 2 threads: the file began at source_row 122881), hence the ORDER BY.
     con.execute(
         f"COPY (SELECT source_row, {r} AS region, n_revenue AS revenue, n_quantity AS quantity, "
         f"n_discount AS discount{', ' + carried_sel if carried else ''}, "
         "n_revenue / n_quantity AS revenue_per_unit "
-        f"FROM t WHERE reason IS NULL) TO {_lit(outputs['cleaned'])} (FORMAT parquet)"
+        f"FROM t WHERE reason IS NULL ORDER BY source_row) TO {_lit(outputs['cleaned'])} (FORMAT parquet)"
     )
     con.execute(
         f"COPY (SELECT dt_guard(reg) AS region, row_count, revenue_sum, revenue_mean, "

@@ -1,63 +1,79 @@
 """Cleaning records into clean rows and rejected rows: SPEC section 2.
 
 Every record becomes exactly one clean row or one rejected row. The rules run
-over a whole chunk at once; the rules themselves live in
-:class:`~datatasker_pipeline.schema.SalesRecordRules`.
+over a whole chunk at once, column by column on Arrow arrays; the rules
+themselves live in :class:`~datatasker_pipeline.schema.SalesRecordRules`,
+whose checks are run directly for boolean masks (each column's missing-ness
+and decimal value are computed once and shared by the checks, see
+``schema.precomputed_facts``). Each record's first failure in rule order,
+then column order, decides its reason.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .options import ProcessingOptions
-from .reading import ColumnLayout, RecordChunk
+from .reading import ColumnChunk, ColumnLayout, RecordChunk, columns_of
 from .schema import (
     NUMERIC_COLUMNS,
     PYTHON_WHITESPACE,
     REQUIRED_COLUMNS,
     RULE_ORDER,
+    CellFacts,
     CleanSalesRows,
     RejectedRows,
     SalesRecordRules,
-    is_missing,
-    parse_decimal,
+    decimal_values,
+    missing_mask,
+    precomputed_facts,
 )
 
 REJECTED_COLUMNS = ["source_row", "reason", "column", "value"]
-_RULE_RANK = {reason: rank for rank, reason in enumerate(RULE_ORDER)}
-_COLUMN_RANK = {column: rank for rank, column in enumerate(REQUIRED_COLUMNS)}
+CLEAN_MODEL_COLUMNS = ["source_row", *REQUIRED_COLUMNS, "revenue_per_unit"]
 
 
 @dataclass
 class CleanedChunk:
-    clean: pd.DataFrame
+    """One chunk's clean rows (an Arrow table, as written to parquet) and rejected rows."""
+
+    table: pa.Table
     rejected: pd.DataFrame
+
+    @property
+    def clean(self) -> pd.DataFrame:
+        return self.table.to_pandas()
 
 
 @dataclass
 class DuplicateTracker:
     """Remembers every clean row seen so far (SPEC section 2, rule 8).
 
-    Rows are kept as 16-byte digests so memory grows by a few dozen bytes per
-    distinct row rather than by the row's size.
+    Rows are kept as 16-byte digests, so memory grows by a few dozen bytes per
+    *distinct* clean row (about 100 bytes with the set's overhead): this is
+    the one part of the pipeline whose memory grows with the file, and only
+    when ``drop_duplicates`` is on.
     """
 
     seen: set[bytes] = field(default_factory=set)
 
-    def first_occurrences(self, clean: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
-        keep = np.ones(len(clean), dtype=bool)
+    def first_occurrences(self, clean: pa.Table, columns: tuple[str, ...]) -> np.ndarray:
+        keep = np.ones(clean.num_rows, dtype=bool)
         parts = []
         for name in columns:
+            column = clean.column(name)
             if name in NUMERIC_COLUMNS:
                 # Compared as numbers: 1 == 1.0 and -0 == 0.
-                parts.append([repr(v + 0.0) for v in clean[name].to_numpy()])
+                parts.append([repr(v + 0.0) for v in column.to_numpy()])
             else:
-                parts.append(clean[name].tolist())
+                parts.append(column.to_pylist())
         for i, cells in enumerate(zip(*parts)):
             # repr() of the tuple is unambiguous whatever characters the cells hold.
             digest = hashlib.blake2b(repr(cells).encode("utf-8", "backslashreplace"), digest_size=16).digest()
@@ -69,20 +85,13 @@ class DuplicateTracker:
 
 
 def empty_rejected() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "source_row": pd.Series([], dtype="int64"),
-            "reason": pd.Series([], dtype="str"),
-            "column": pd.Series([], dtype="str"),
-            "value": pd.Series([], dtype="str"),
-        }
-    )
+    return _rejected([], [], [], [])
 
 
 def _rejected(source_rows, reasons, columns, values) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "source_row": pd.Series(source_rows, dtype="int64"),
+            "source_row": pd.Series(np.asarray(source_rows, dtype="int64"), dtype="int64"),
             "reason": pd.Series(reasons, dtype="str"),
             "column": pd.Series(columns, dtype="str"),
             "value": pd.Series(values, dtype="str"),
@@ -90,68 +99,66 @@ def _rejected(source_rows, reasons, columns, values) -> pd.DataFrame:
     )
 
 
-def records_to_cells(chunk: RecordChunk, layout: ColumnLayout) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rules 1 and 2: drop ragged records, trim every cell of the rest.
+def trim(column: pa.Array) -> pa.Array:
+    """Rule 2: what Python's ``str.strip()`` removes, from both ends."""
+    return pc.utf8_trim(column, characters=PYTHON_WHITESPACE)
 
-    Returns the trimmed text cells (index ``source_row``, one column per
-    output name) and the ``field_count`` rejections.
+
+@functools.cache
+def _rule_checks() -> dict[str, list]:
+    """The record model's checks per required column, for direct calls."""
+    schema = SalesRecordRules.to_schema()
+    checks = {}
+    for name in REQUIRED_COLUMNS:
+        column_checks = schema.columns[name].checks
+        unknown = [c.name for c in column_checks if c.name not in RULE_ORDER]
+        if unknown:
+            raise RuntimeError(f"SalesRecordRules check(s) named after no rejection reason: {unknown}")
+        checks[name] = list(column_checks)
+    return checks
+
+
+def _text_series(column: pa.Array) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([column], type=pa.string())))
+
+
+def first_rule_failures(cells: dict[str, pa.Array]) -> tuple[np.ndarray, np.ndarray, dict[str, CellFacts]]:
+    """Rules 4-7: each record's first failure as (rule index or -1, column index), and the facts.
+
+    Runs every check of :class:`SalesRecordRules` on its column; the checks
+    read each column's facts computed once here.
     """
-    width = len(layout.names)
-    rows = np.arange(chunk.first_source_row, chunk.first_source_row + len(chunk.records), dtype="int64")
-    shaped = np.fromiter((len(r) == width for r in chunk.records), dtype=bool, count=len(chunk.records))
-    ragged = rows[~shaped]
-    rejected = _rejected(ragged, ["field_count"] * len(ragged), [""] * len(ragged), [""] * len(ragged))
-    good = [r for r, ok in zip(chunk.records, shaped) if ok] if len(ragged) else chunk.records
-    columns = list(zip(*good)) if good else [() for _ in layout.names]
-    index = pd.Index(rows[shaped], name="source_row")
-    cells = pd.DataFrame(
-        {
-            name: pd.Series(column, dtype="str", index=index).str.strip(PYTHON_WHITESPACE)
-            for name, column in zip(layout.names, columns)
-        },
-        index=index,
-    )
-    return cells, rejected
-
-
-def fill_missing_cells(cells: pd.DataFrame, fill: dict[str, str]) -> pd.DataFrame:
-    """Rule 3: replace missing cells of the named columns with their constant."""
-    for name, constant in fill.items():
-        # The constant fills a cell, and every cell is trimmed (rule 2).
-        cells[name] = cells[name].where(~is_missing(cells[name]), constant.strip())
-    return cells
-
-
-def first_rule_failures(cells: pd.DataFrame) -> pd.DataFrame:
-    """Rules 4-7: for each failing record, its first failure (reason and column).
-
-    Runs :class:`SalesRecordRules` lazily and ranks the failure cases.
-    """
-    try:
-        SalesRecordRules.validate(cells[list(REQUIRED_COLUMNS)], lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-    else:
-        return pd.DataFrame({"source_row": [], "reason": [], "column": []}).astype(
-            {"source_row": "int64", "reason": "str", "column": "str"}
+    facts = {
+        name: CellFacts(
+            missing=missing_mask(cells[name]),
+            values=decimal_values(cells[name]) if name in NUMERIC_COLUMNS else np.empty(0),
         )
-    unexpected = cases[~cases["check"].isin(RULE_ORDER)]
-    if len(unexpected):
-        raise RuntimeError(f"record frame failed structural checks: {unexpected.head().to_dict('records')}")
-    ranked = pd.DataFrame(
-        {
-            "source_row": cases["index"].astype("int64"),
-            "reason": cases["check"].astype("str"),
-            "column": cases["column"].astype("str"),
-            "rank": cases["check"].map(_RULE_RANK) * 10 + cases["column"].map(_COLUMN_RANK),
-        }
-    )
-    first = ranked.sort_values(["source_row", "rank"], kind="stable").drop_duplicates("source_row")
-    return first.drop(columns="rank").reset_index(drop=True)
+        for name in REQUIRED_COLUMNS
+    }
+    n = len(cells[REQUIRED_COLUMNS[0]])
+    series = {name: _text_series(cells[name]) for name in REQUIRED_COLUMNS}
+    failing: dict[tuple[str, str], np.ndarray] = {}
+    with precomputed_facts({name: (series[name], facts[name]) for name in REQUIRED_COLUMNS}):
+        for name, checks in _rule_checks().items():
+            for check in checks:
+                passed = np.asarray(check._check_fn(series[name]), dtype=bool)
+                key = (check.name, name)
+                failing[key] = failing[key] | ~passed if key in failing else ~passed
+    rule = np.full(n, -1, dtype=np.int8)
+    column = np.full(n, -1, dtype=np.int8)
+    for r, reason in enumerate(RULE_ORDER):
+        for c, name in enumerate(REQUIRED_COLUMNS):
+            fails = failing.get((reason, name))
+            if fails is None:
+                continue
+            new = fails & (rule < 0)
+            rule[new] = r
+            column[new] = c
+    return rule, column, facts
 
 
 def clean_chunk(
-    chunk: RecordChunk,
+    chunk: ColumnChunk | RecordChunk,
     layout: ColumnLayout,
     options: ProcessingOptions,
     duplicates: DuplicateTracker | None = None,
@@ -161,35 +168,67 @@ def clean_chunk(
     ``duplicates`` carries rule 8's memory across chunks; pass one tracker for
     a whole file when ``drop_duplicates`` is on.
     """
-    cells, ragged = records_to_cells(chunk, layout)
-    cells = fill_missing_cells(cells, dict(options.fill_missing))
+    if isinstance(chunk, RecordChunk):
+        chunk = columns_of(chunk, len(layout.names))
+    rows = chunk.source_rows
+    rejected_parts = []
+    if len(chunk.ragged_rows):  # rule 1
+        blank = [""] * len(chunk.ragged_rows)
+        rejected_parts.append(_rejected(chunk.ragged_rows, ["field_count"] * len(blank), blank, blank))
 
-    failures = first_rule_failures(cells)
-    failed_rows = failures["source_row"].to_numpy()
-    failed_columns = failures["column"].to_numpy()
-    failed_values = np.empty(len(failures), dtype=object)
-    for column in REQUIRED_COLUMNS:
-        on_column = failed_columns == column
-        if on_column.any():
-            failed_values[on_column] = cells.loc[failed_rows[on_column], column].to_numpy()
-    rejected_parts = [ragged, _rejected(failed_rows, failures["reason"].to_numpy(), failed_columns, failed_values)]
+    cells = {name: trim(column) for name, column in zip(layout.names, chunk.columns)}  # rule 2
+    for name, constant in options.fill_missing.items():  # rule 3
+        cells[name] = pc.if_else(missing_mask(cells[name]), constant.strip(), cells[name])
 
-    passing = cells.drop(index=failed_rows) if len(failed_rows) else cells
-    clean = pd.DataFrame({"source_row": passing.index.to_numpy(dtype="int64")})
+    rule, column, facts = first_rule_failures(cells)  # rules 4-7
+    failed = rule >= 0
+    if failed.any():
+        at = np.flatnonzero(failed)
+        values = np.empty(len(at), dtype=object)
+        for c, name in enumerate(REQUIRED_COLUMNS):
+            here = column[at] == c
+            if here.any():
+                values[here] = cells[name].take(pa.array(at[here])).to_pylist()
+        rejected_parts.append(
+            _rejected(rows[at], np.asarray(RULE_ORDER, dtype=object)[rule[at]],
+                      np.asarray(REQUIRED_COLUMNS, dtype=object)[column[at]], values)
+        )
+
+    keep = ~failed
+    keep_arrow = pa.array(keep)
+    data = {"source_row": pa.array(rows[keep], type=pa.int64())}
     for name in layout.output_names:
-        column = passing[name]
-        clean[name] = (parse_decimal(column) if name in NUMERIC_COLUMNS else column).reset_index(drop=True)
-    clean["revenue_per_unit"] = clean["revenue"] / clean["quantity"]
+        if name in NUMERIC_COLUMNS:
+            data[name] = pa.array(facts[name].values[keep], type=pa.float64())
+        else:
+            data[name] = cells[name].filter(keep_arrow)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        per_unit = facts["revenue"].values[keep] / facts["quantity"].values[keep]
+    data["revenue_per_unit"] = pa.array(per_unit, type=pa.float64())
+    table = pa.table(data)
 
-    if duplicates is not None and len(clean):
-        keep = duplicates.first_occurrences(clean, layout.output_names)
-        if not keep.all():
-            repeated = clean.loc[~keep, "source_row"].to_numpy()
-            rejected_parts.append(_rejected(repeated, ["duplicate"] * len(repeated), [""] * len(repeated), [""] * len(repeated)))
-            clean = clean.loc[keep].reset_index(drop=True)
+    if duplicates is not None and table.num_rows:  # rule 8
+        first = duplicates.first_occurrences(table, layout.output_names)
+        if not first.all():
+            repeated = table.column("source_row").to_numpy()[~first]
+            blank = [""] * len(repeated)
+            rejected_parts.append(_rejected(repeated, ["duplicate"] * len(blank), blank, blank))
+            table = table.filter(pa.array(first))
 
     rejected = pd.concat([part for part in rejected_parts if len(part)] or [empty_rejected()], ignore_index=True)
-    rejected = rejected.sort_values("source_row", kind="stable").reset_index(drop=True)
-    CleanSalesRows.validate(clean)
+    if len(rejected_parts) > 1:
+        rejected = rejected.sort_values("source_row", kind="stable").reset_index(drop=True)
+    validate_clean(table)
     RejectedRows.validate(rejected)
-    return CleanedChunk(clean=clean, rejected=rejected)
+    return CleanedChunk(table=table, rejected=rejected)
+
+
+def validate_clean(table: pa.Table) -> None:
+    """CleanSalesRows over the model's columns of every chunk (carried text columns are not in the model)."""
+    frame = pd.DataFrame(
+        {
+            name: (_text_series(table.column(name).combine_chunks()) if name == "region" else table.column(name).to_numpy())
+            for name in CLEAN_MODEL_COLUMNS
+        }
+    )
+    CleanSalesRows.validate(frame)

@@ -122,9 +122,12 @@ class ParquetTableWriter:
         self._schema = schema
         self._writer = pq.ParquetWriter(path, schema, compression="zstd")
 
-    def write(self, frame: pd.DataFrame) -> None:
+    def write(self, frame: pd.DataFrame | pa.Table) -> None:
         if len(frame):
-            table = pa.Table.from_pandas(frame[self._schema.names], schema=self._schema, preserve_index=False)
+            if isinstance(frame, pa.Table):
+                table = frame.select(self._schema.names).cast(self._schema)
+            else:
+                table = pa.Table.from_pandas(frame[self._schema.names], schema=self._schema, preserve_index=False)
             self._writer.write_table(table)
 
     def close(self) -> None:

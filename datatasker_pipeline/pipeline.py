@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .anomalies import ANOMALY_EXTRA_COLUMNS, AnomalyRule, anomaly_rule, flag_anomalies, revenue_per_unit_stats
@@ -31,11 +33,14 @@ from .outputs import (
     cleaned_arrow_schema,
     write_csv,
 )
-from .reading import DEFAULT_CHUNK_RECORDS, ReadLimits, read_sales_csv
+from .fastcsv import FAST_BLOCK_BYTES, FastPathUnavailable
+from .reading import ReadLimits, read_sales_columns
 from .schema import NUMERIC_COLUMNS, REJECTION_REASONS
-from .summary import iter_parquet_batches, region_summary_of
+from .summary import iter_row_groups, region_summary_of
 
 ProgressCallback = Callable[[int, float], None]
+# Progress goes to the run's event log (a database write each): at most this often.
+PROGRESS_EVERY_SECONDS = 1.0
 
 
 @dataclass
@@ -97,32 +102,62 @@ def clean_file(
     parsed: ParsedOptions,
     limits: ReadLimits = ReadLimits(),
     *,
-    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    chunk_records: int | None = None,
     on_progress: ProgressCallback | None = None,
+    fast: bool = True,
+    block_bytes: int = FAST_BLOCK_BYTES,
 ) -> CleaningResult:
     """Read, check and clean ``source``; write ``cleaned.parquet`` and ``rejected_rows.csv``.
 
     Streams chunk by chunk. Both files appear only if the whole file was
-    read without a whole-file failure.
+    read without a whole-file failure. The fast reader (pyarrow) is tried
+    first; when it cannot promise the reference parser's result it gives up
+    and the file is cleaned again by the reference path from the start
+    (``fast=False`` goes there directly).
     """
     started = time.monotonic()
-    layout, chunks = read_sales_csv(source, parsed, limits, chunk_records)
+    if fast:
+        try:
+            return _clean_file_once(source, out_dir, parsed, limits, chunk_records, on_progress, started, True, block_bytes)
+        except FastPathUnavailable:
+            pass
+    return _clean_file_once(source, out_dir, parsed, limits, chunk_records, on_progress, started, False, block_bytes)
+
+
+def _clean_file_once(
+    source: Path,
+    out_dir: Path,
+    parsed: ParsedOptions,
+    limits: ReadLimits,
+    chunk_records: int | None,
+    on_progress: ProgressCallback | None,
+    started: float,
+    fast: bool,
+    block_bytes: int,
+) -> CleaningResult:
+    layout, chunks = read_sales_columns(source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes)
     options = parsed.options
     duplicates = DuplicateTracker() if options.drop_duplicates else None
     reasons: Counter[str] = Counter()
     rows_clean = 0
+    last_progress = now = started
     with atomic_path(out_dir / CLEANED_FILE) as cleaned_tmp, atomic_path(out_dir / REJECTED_ROWS_FILE) as rejected_tmp:
         cleaned_writer = ParquetTableWriter(cleaned_tmp, cleaned_arrow_schema(layout.output_names))
         rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=("source_row",))
         try:
             for chunk in chunks:
                 result = clean_chunk(chunk, layout, options, duplicates)
-                cleaned_writer.write(result.clean)
+                cleaned_writer.write(result.table)
                 rejected_writer.write(result.rejected)
-                rows_clean += len(result.clean)
-                reasons.update(result.rejected["reason"].tolist())
-                if on_progress:
-                    on_progress(rows_clean + sum(reasons.values()), time.monotonic() - started)
+                rows_clean += result.table.num_rows
+                if len(result.rejected):
+                    reasons.update(result.rejected["reason"].value_counts().to_dict())
+                now = time.monotonic()
+                if on_progress and now - last_progress >= PROGRESS_EVERY_SECONDS:
+                    on_progress(rows_clean + sum(reasons.values()), now - started)
+                    last_progress = now
+            if on_progress and last_progress != now:
+                on_progress(rows_clean + sum(reasons.values()), time.monotonic() - started)
         finally:
             cleaned_writer.close()
             rejected_writer.close()
@@ -160,7 +195,7 @@ def write_region_summary(cleaned_path: Path, out_dir: Path) -> tuple[pd.DataFram
 def write_anomaly_report(cleaned_path: Path, out_dir: Path, k: float, top_n: int = 10) -> AnomalyReport:
     """Two passes over the cleaned rows: statistics, then flagging (see anomalies.py)."""
     stats = revenue_per_unit_stats(
-        batch["revenue_per_unit"].to_numpy() for batch in iter_parquet_batches(cleaned_path, ["revenue_per_unit"])
+        table.column(0).to_numpy() for table in iter_row_groups(cleaned_path, ["revenue_per_unit"])
     )
     rule = anomaly_rule(stats, k)
     header = ["source_row", *cleaned_columns(cleaned_path), *ANOMALY_EXTRA_COLUMNS]
@@ -172,8 +207,11 @@ def write_anomaly_report(cleaned_path: Path, out_dir: Path, k: float, top_n: int
         writer = CsvTableWriter(partial, header, integer_columns=("source_row",), number_columns=numbers)
         try:
             if rule is not None:
-                for batch in iter_parquet_batches(cleaned_path):
-                    flagged = flag_anomalies(batch, rule)[header]
+                for batch in iter_row_groups(cleaned_path):
+                    # Filter in Arrow; only the (few) anomalous rows become pandas.
+                    over = pc.greater(batch.column("revenue_per_unit"), pa.scalar(rule.threshold, pa.float64()))
+                    candidates = batch.filter(over).to_pandas()
+                    flagged = flag_anomalies(candidates, rule)[header]
                     writer.write(flagged)
                     count += len(flagged)
                     if len(flagged):
@@ -195,7 +233,9 @@ def process_file(
     *,
     max_file_bytes: int | None = None,
     limits: ReadLimits | None = None,
-    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    chunk_records: int | None = None,
+    fast: bool = True,
+    block_bytes: int = FAST_BLOCK_BYTES,
 ) -> ProcessResult:
     """Run every stage for one file into ``out_dir``.
 
@@ -208,7 +248,9 @@ def process_file(
         limits = ReadLimits(max_file_bytes, limits.max_columns, limits.max_field_chars)
     parsed = parse_options(options)
     try:
-        cleaning = clean_file(Path(source), Path(out_dir), parsed, limits, chunk_records=chunk_records)
+        cleaning = clean_file(
+            Path(source), Path(out_dir), parsed, limits, chunk_records=chunk_records, fast=fast, block_bytes=block_bytes
+        )
     except FileFailure:
         remove_if_empty(Path(out_dir))
         raise

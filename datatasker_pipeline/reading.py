@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+import pyarrow as pa
+
 from .errors import FileFailure
+from .fastcsv import FAST_BLOCK_BYTES, FastPathUnavailable, fast_path_possible, parsed_blocks
 from .options import ParsedOptions, ProcessingOptions, is_wide_unicode
 
 REQUIRED_COLUMNS = ("region", "revenue", "quantity", "discount")
@@ -79,6 +83,37 @@ class RecordChunk:
 
     first_source_row: int
     records: list[list[str]]
+
+
+@dataclass
+class ColumnChunk:
+    """Consecutive data records as columns of raw (untrimmed) text.
+
+    ``source_rows`` numbers the well-shaped records, whose cells are in
+    ``columns`` (one Arrow string array per file column); ``ragged_rows``
+    numbers the records whose field count differs from the header's.
+    """
+
+    source_rows: np.ndarray
+    columns: list[pa.Array]
+    ragged_rows: np.ndarray
+
+    @property
+    def records(self) -> int:
+        return len(self.source_rows) + len(self.ragged_rows)
+
+
+def columns_of(chunk: RecordChunk, width: int) -> ColumnChunk:
+    """The reference path's record lists, as a :class:`ColumnChunk`."""
+    rows = np.arange(chunk.first_source_row, chunk.first_source_row + len(chunk.records), dtype="int64")
+    shaped = np.fromiter((len(r) == width for r in chunk.records), dtype=bool, count=len(chunk.records))
+    good = chunk.records if shaped.all() else [r for r, ok in zip(chunk.records, shaped) if ok]
+    cells = list(zip(*good)) if good else [() for _ in range(width)]
+    return ColumnChunk(
+        source_rows=rows[shaped],
+        columns=[pa.array(column, type=pa.string()) for column in cells],
+        ragged_rows=rows[~shaped],
+    )
 
 
 def check_file_size(path: Path, limit: int) -> int:
@@ -196,7 +231,7 @@ def _record_batches(path: Path, options: ProcessingOptions, limits: ReadLimits, 
     while True:
         try:
             raw = list(itertools.islice(reader, size))
-        except csv.Error as exc:  # non-strict mode raises only for the field size limit
+        except csv.Error:  # non-strict mode raises only for the field size limit
             raise FileFailure(
                 f"a field near line {reader.line_num} is longer than the limit of {limits.max_field_chars} characters"
             ) from None
@@ -260,6 +295,27 @@ def _chunked(batches: Iterator[list[list[str]]], first_source_row: int) -> Itera
         next_row += len(batch)
 
 
+def _raise_reading_problem(path: Path, parsed: ParsedOptions, limits: ReadLimits) -> None:
+    """Fail on an unusable encoding/delimiter/column_map option, in SPEC section 5 order.
+
+    What the valid options still allow is checked first: undecodable bytes
+    (when the encoding is usable), an unterminated quote and an empty file
+    (when the delimiter is usable too), since those rank before a bad option.
+    """
+    bad = " ".join(parsed.reading_problems)
+    if "option encoding" not in bad:
+        if "option delimiter" in bad:
+            for _ in decoded_blocks(path, parsed.options.encoding):
+                pass
+        else:
+            batches = _record_batches(path, parsed.options, limits, DEFAULT_CHUNK_RECORDS)
+            if next(batches, None) is None:
+                raise FileFailure("file is empty: no header row")
+            for _ in batches:
+                pass
+    raise FileFailure(parsed.reading_problems[0])
+
+
 def read_sales_csv(
     path: Path,
     parsed: ParsedOptions,
@@ -278,7 +334,7 @@ def read_sales_csv(
         if nul is not None:
             raise _nul_failure(nul)
     if parsed.reading_problems:
-        raise FileFailure(parsed.reading_problems[0])
+        _raise_reading_problem(path, parsed, limits)
 
     batches = _record_batches(path, parsed.options, limits, chunk_records)
     first = next(batches, None)
@@ -296,3 +352,81 @@ def read_sales_csv(
             pass
         raise
     return layout, _chunked(itertools.chain([first_data] if first_data else [], batches), 1)
+
+
+def _fast_chunks(
+    path: Path, layout: ColumnLayout, header: list[str], options: ProcessingOptions, limits: ReadLimits,
+    chunk_records: int | None, block_bytes: int,
+) -> Iterator[ColumnChunk]:
+    width = len(layout.names)
+    next_row = 0  # source_row of the block's first record; the header is record 0
+    for block in parsed_blocks(path, width, options.delimiter, limits.max_field_chars, block_bytes):
+        valid = block.valid_numbers + next_row
+        ragged = block.ragged_numbers + next_row
+        columns = block.columns
+        start = next_row
+        next_row += block.records
+        if start == 0:
+            # The header: the reference parser's reading of it must be Arrow's too.
+            if not len(valid) or valid[0] != 0 or [c[0].as_py() for c in columns] != header:
+                raise FastPathUnavailable("the header reads differently")
+            valid = valid[1:]
+            columns = [c.slice(1) for c in columns]
+            start = 1
+        # Chunks of chunk_records records, as the reference path makes them
+        # (by default one chunk per block: the block size bounds memory).
+        for lo in range(start, next_row, chunk_records or max(next_row - start, 1)):
+            hi = min(lo + (chunk_records or next_row), next_row)
+            a, b = np.searchsorted(valid, [lo, hi])
+            c, d = np.searchsorted(ragged, [lo, hi])
+            yield ColumnChunk(
+                source_rows=valid[a:b],
+                columns=[col.slice(a, b - a) for col in columns],
+                ragged_rows=ragged[c:d],
+            )
+
+
+def read_sales_columns(
+    path: Path,
+    parsed: ParsedOptions,
+    limits: ReadLimits = ReadLimits(),
+    chunk_records: int | None = None,
+    *,
+    fast: bool = True,
+    block_bytes: int = FAST_BLOCK_BYTES,
+) -> tuple[ColumnLayout, Iterator[ColumnChunk]]:
+    """Like :func:`read_sales_csv`, but chunks come as columns, read by the fast path when it can.
+
+    With ``fast``, the layout comes from the reference parser (header only)
+    and the records from :mod:`.fastcsv`; its iterator may raise
+    :class:`FastPathUnavailable` at any point, after which the caller must
+    start again with ``fast=False`` (discarding what it wrote). Whole-file
+    failures are always reported by the reference path. ``chunk_records``
+    None means DEFAULT_CHUNK_RECORDS on the reference path and one chunk per
+    read block (``block_bytes`` of the file) on the fast path.
+    """
+    if not (fast and fast_path_possible(parsed.options.encoding, parsed.options.delimiter)):
+        layout, chunks = read_sales_csv(path, parsed, limits, chunk_records or DEFAULT_CHUNK_RECORDS)
+        width = len(layout.names)
+        return layout, (columns_of(chunk, width) for chunk in chunks)
+    check_file_size(path, limits.max_file_bytes)
+    nul = find_nul_byte(path)
+    if nul is not None:
+        raise _nul_failure(nul)
+    if parsed.reading_problems:
+        _raise_reading_problem(path, parsed, limits)
+    batches = _record_batches(path, parsed.options, limits, 1)
+    try:
+        first = next(batches, None)
+    finally:
+        batches.close()
+    if first is None or parsed.problems:
+        raise FastPathUnavailable("no header or option problems: the reference path reports them")
+    header = first[0]
+    try:
+        layout = resolve_layout(header, dict(parsed.options.column_map))
+    except FileFailure:
+        raise FastPathUnavailable("header problems: the reference path reports them in SPEC order") from None
+    if _fill_missing_problems(layout, parsed.options):
+        raise FastPathUnavailable("option problems: the reference path reports them")
+    return layout, _fast_chunks(path, layout, header, parsed.options, limits, chunk_records, block_bytes)

@@ -144,7 +144,22 @@ class DagsterStack:
             start_new_session=True,  # its own process group, killed as one at teardown
         )
 
+    def create_storage(self) -> None:
+        """Create the instance's SQLite databases before any process starts.
+
+        Webserver, daemon and code server opening a fresh DAGSTER_HOME at once
+        race to create the schema (seen here: "Version table 'alembic_version'
+        has more than one head present").
+        """
+        import dagster as dg
+
+        with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
+            instance.get_runs(limit=1)
+            instance.all_instigator_state()
+            instance.get_latest_materialization_event(dg.AssetKey("raw_csv"))
+
     def start(self, timeout: float = 300.0, wait_for_daemon: bool = True) -> "DagsterStack":
+        self.create_storage()
         try:
             for name, command in self.commands().items():
                 self._spawn(name, command)

@@ -224,6 +224,7 @@ def _submit_local(client, source: Path, options, data_dir: str | None, timeout: 
     from . import client as c
     from .intake import content_fingerprint
     from .options import sidecar_path
+    from .partitions import partition_key_for
 
     root = _data_dir(data_dir)
     if not root.is_dir():
@@ -267,7 +268,9 @@ def _submit_local(client, source: Path, options, data_dir: str | None, timeout: 
             partial_sidecar.unlink(missing_ok=True)
         fingerprint = content_fingerprint(partial)
 
-        existing = client.runs_with_tags({c.FINGERPRINT_TAG: fingerprint}, limit=1)
+        # The same bytes under another name are another file, with a run of its own.
+        run_tags = {c.FINGERPRINT_TAG: fingerprint, c.PARTITION_TAG: partition_key_for(name)}
+        existing = client.runs_with_tags(run_tags, limit=1)
         if existing:
             return existing[0]["runId"], True
 
@@ -282,7 +285,7 @@ def _submit_local(client, source: Path, options, data_dir: str | None, timeout: 
         partial.unlink(missing_ok=True)
         partial_sidecar.unlink(missing_ok=True)
 
-    run = client.wait_for_run_with_tags({c.FINGERPRINT_TAG: fingerprint}, timeout=timeout)
+    run = client.wait_for_run_with_tags(run_tags, timeout=timeout)
     return run["runId"], False
 
 

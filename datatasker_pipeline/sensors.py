@@ -17,6 +17,7 @@ from .runs import failure_message
 # many bytes per tick and leave the rest for the next one.
 HASH_BUDGET_BYTES = 4 * 1024**3
 MAX_RUNS_PER_TICK = 500
+PARTITION_TAG = "dagster/partition"
 
 
 def run_key_for(partition_key: str, fingerprint: str) -> str:
@@ -24,12 +25,13 @@ def run_key_for(partition_key: str, fingerprint: str) -> str:
     return f"{partition_key}:{fingerprint}"
 
 
-def _already_processed(context: dg.SensorEvaluationContext, fingerprint: str) -> bool:
-    """A run for these exact bytes exists already (e.g. launched by `datatasker process`)."""
-    records = context.instance.get_run_records(
-        filters=dg.RunsFilter(tags={FINGERPRINT_TAG: fingerprint}), limit=1
-    )
-    return bool(records)
+def _already_processed(context: dg.SensorEvaluationContext, partition_key: str, fingerprint: str) -> bool:
+    """A run of this file's partition for these exact bytes exists (e.g. from `datatasker process`).
+
+    The same bytes under another name are another file: its own partition, its own run.
+    """
+    tags = {FINGERPRINT_TAG: fingerprint, PARTITION_TAG: partition_key}
+    return bool(context.instance.get_run_records(filters=dg.RunsFilter(tags=tags), limit=1))
 
 
 @dg.sensor(
@@ -67,9 +69,9 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         still_present[dropped.name] = [*dropped.signature, fingerprint]
         if previous is not None and previous[3] == fingerprint:
             continue  # touched or re-dropped with the same bytes
-        if _already_processed(context, fingerprint):
-            continue
         key = partition_key_for(dropped.name)
+        if _already_processed(context, key, fingerprint):
+            continue
         run_requests.append(
             dg.RunRequest(
                 run_key=run_key_for(key, fingerprint),

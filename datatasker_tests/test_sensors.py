@@ -70,6 +70,18 @@ def test_identical_bytes_dropped_again_start_no_run(sensor, data_root):
     assert sensor.tick().run_requests == []
 
 
+def test_the_same_bytes_under_another_name_are_another_file(sensor, data_root, instance):
+    from datatasker_pipeline.definitions import defs
+
+    first = drop(data_root, "monday.csv")
+    [request] = sensor.tick().run_requests
+    defs.resolve_job_def("process_sales_file").execute_in_process(
+        partition_key="monday.csv", instance=instance, resources={"data_root": data_root}, tags=request.tags
+    )
+    drop(data_root, "tuesday.csv", first.read_text())
+    assert [r.partition_key for r in sensor.tick().run_requests] == ["tuesday.csv"]
+
+
 def test_changed_bytes_start_a_new_run_of_the_same_partition(sensor, data_root):
     drop(data_root, "sales.csv")
     first = sensor.tick().run_requests[0]

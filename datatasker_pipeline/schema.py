@@ -2,8 +2,9 @@
 
 ``SalesRecordRules`` holds SPEC section 2, rules 4-7, as checks over the
 trimmed text cells of the four required columns. Each check is named after the
-reason a failing record is rejected with; the cleaner runs the model lazily and
-keeps, for each record, the first failure in rule order, then column order.
+reason a failing record is rejected with; the cleaner calls the model's checks
+on each chunk and keeps, for each record, the first failure in rule order, then
+column order.
 
 ``CleanSalesRows`` and ``RejectedRows`` describe what the pipeline writes and
 are checked on every chunk before it is written.

@@ -18,37 +18,17 @@ def summarize_regions(batches: Iterable[pd.DataFrame]) -> pd.DataFrame:
     Batches are reduced to per-region partial sums as they arrive, so memory
     depends on the number of regions, not of rows.
     """
-    partials = []
-    for batch in batches:
-        if len(batch):
-            grouped = batch.groupby("region", sort=False).agg(
-                row_count=("revenue", "size"),
-                revenue_sum=("revenue", "sum"),
-                quantity_sum=("quantity", "sum"),
-                discount_sum=("discount", "sum"),
-            )
-            partials.append(grouped)
-    if not partials:
-        return pd.DataFrame(
-            {
-                "region": pd.Series([], dtype="str"),
-                "row_count": pd.Series([], dtype="int64"),
-                **{c: pd.Series([], dtype="float64") for c in SUMMARY_COLUMNS[2:]},
-            }
-        )[SUMMARY_COLUMNS]
-    totals = pd.concat(partials).groupby(level=0, sort=False).sum()
-    # Python's str ordering is code-point order, independent of any locale.
-    totals = totals.loc[sorted(totals.index)]
-    return pd.DataFrame(
-        {
-            "region": pd.Series(totals.index, dtype="str"),
-            "row_count": totals["row_count"].to_numpy(dtype="int64"),
-            "revenue_sum": totals["revenue_sum"].to_numpy(),
-            "revenue_mean": (totals["revenue_sum"] / totals["row_count"]).to_numpy(),
-            "quantity_sum": totals["quantity_sum"].to_numpy(),
-            "discount_mean": (totals["discount_sum"] / totals["row_count"]).to_numpy(),
-        }
+    partials = (
+        batch.groupby("region", sort=False).agg(
+            row_count=("revenue", "size"),
+            revenue_sum=("revenue", "sum"),
+            quantity_sum=("quantity", "sum"),
+            discount_sum=("discount", "sum"),
+        )
+        for batch in batches
+        if len(batch)
     )
+    return summarize_partials(partials)
 
 
 def iter_row_groups(path: Path, columns: list[str] | None = None):
@@ -94,8 +74,15 @@ def summarize_partials(partials) -> pd.DataFrame:
     """Add up per-region partial sums and finish the summary (sorted by code point)."""
     partials = [p for p in partials if len(p)]
     if not partials:
-        return summarize_regions([])
+        return pd.DataFrame(
+            {
+                "region": pd.Series([], dtype="str"),
+                "row_count": pd.Series([], dtype="int64"),
+                **{c: pd.Series([], dtype="float64") for c in SUMMARY_COLUMNS[2:]},
+            }
+        )[SUMMARY_COLUMNS]
     totals = pd.concat(partials).groupby(level=0, sort=False).sum()
+    # Python's str ordering is code-point order, independent of any locale.
     totals = totals.loc[sorted(totals.index)]
     return pd.DataFrame(
         {

@@ -10,7 +10,6 @@ from a result to its run record and back.
 import contextlib
 import random
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -28,9 +27,9 @@ from .config import SalesFileOptions
 from .errors import FileFailure
 from .intake import RawFile, copy_raw_file
 from .metadata import column_schema, markdown_table, peak_rss_mb, revenue_chart, table
-from .options import ProcessingOptions, load_options
+from .options import load_options
 from .partitions import sales_files
-from .pipeline import clean_file, remove_if_empty, write_anomaly_report, write_region_summary
+from .pipeline import CleaningResult, clean_file, remove_if_empty, write_anomaly_report, write_region_summary
 from .resources import DataRoot
 from .summary import SUMMARY_COLUMNS
 
@@ -54,19 +53,6 @@ def message_for_people(text: str) -> str:
     if len(line) > MAX_MESSAGE_CHARS:
         line = f"{line[:MAX_MESSAGE_CHARS]}... ({len(line) - MAX_MESSAGE_CHARS} more characters)"
     return line
-
-
-@dataclass(frozen=True)
-class CleanedSales:
-    """What downstream assets need of the cleaning stage."""
-
-    cleaned_path: Path
-    rejected_path: Path
-    columns: tuple[str, ...]
-    rows_read: int
-    rows_clean: int
-    rows_rejected: int
-    options: ProcessingOptions
 
 
 @contextlib.contextmanager
@@ -152,7 +138,7 @@ def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output
 )
 def cleaned_sales(
     context: dg.AssetExecutionContext, config: SalesFileOptions, raw_csv: RawFile, data_root: DataRoot
-) -> Iterator[dg.Output[CleanedSales] | dg.AssetCheckResult]:
+) -> Iterator[dg.Output[CleaningResult] | dg.AssetCheckResult]:
     out_dir = data_root.outputs_for(context.run.run_id)
     parsed = load_options(raw_csv.sidecar, config.given())
 
@@ -161,17 +147,9 @@ def cleaned_sales(
 
     with failures_for_people(context, out_dir):
         result = clean_file(raw_csv.path, out_dir, parsed, data_root.limits, on_progress=progress)
-    cleaned = CleanedSales(
-        cleaned_path=result.cleaned_path,
-        rejected_path=result.rejected_path,
-        columns=result.columns,
-        rows_read=result.rows_read,
-        rows_clean=result.rows_clean,
-        rows_rejected=result.rows_rejected,
-        options=result.options,
-    )
+    # Downstream assets get the whole result (paths, counts, the options in force).
     yield dg.Output(
-        cleaned,
+        result,
         metadata={
             "dagster/row_count": result.rows_clean,
             "rows_read": result.rows_read,
@@ -201,7 +179,7 @@ def cleaned_sales(
     "with row count, revenue sum and mean, quantity sum and mean discount.",
 )
 def region_summary(
-    context: dg.AssetExecutionContext, cleaned_sales: CleanedSales, data_root: DataRoot
+    context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
 ) -> dg.MaterializeResult:
     out_dir = data_root.outputs_for(context.run.run_id)
     with failures_for_people(context):
@@ -226,7 +204,7 @@ def region_summary(
     "clean rows of the file; k is the anomaly_k option), with z_score and threshold, sorted by source_row.",
 )
 def anomaly_report(
-    context: dg.AssetExecutionContext, cleaned_sales: CleanedSales, data_root: DataRoot
+    context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
 ) -> dg.MaterializeResult:
     out_dir = data_root.outputs_for(context.run.run_id)
     with failures_for_people(context):

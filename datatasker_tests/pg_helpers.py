@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from datatasker_tests.webserver_harness import executable, free_port
+from datatasker_tests.webserver_harness import DagsterStack, executable, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = REPO_ROOT / "deploy"
@@ -178,9 +178,14 @@ def drop_file_atomically(incoming: Path, name: str, content: str) -> Path:
 # --------------------------------------------------------------------------
 
 
-class Deployment:
+class Deployment(DagsterStack):
     """Code server + webserver + daemon as plain processes (docker-compose.yml's
-    user_code, webserver and daemon services), sharing one environment."""
+    user_code, webserver and daemon services), sharing one environment.
+
+    Process handling, readiness, logs and GraphQL come from DagsterStack; what
+    differs is the instance (deploy/dagster.yaml over PostgreSQL), the code
+    server and the start order.
+    """
 
     def __init__(
         self,
@@ -203,7 +208,7 @@ class Deployment:
             self.web_port = free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
         self.procs: dict[str, subprocess.Popen] = {}
-        self._log_handles = []
+        self._logs = []
         env = dict(os.environ)
         # The deployment's own DAGSTER_HOME / data root replace the caller's.
         env.update(deployment_pg_env(db_name))
@@ -239,18 +244,6 @@ class Deployment:
             "daemon": [executable("dagster-daemon"), "run", "-w", workspace],
         }
 
-    def _spawn(self, name: str, cmd: list[str]) -> None:
-        log = open(self.logs_dir / f"{name}.log", "wb")
-        self._log_handles.append(log)
-        self.procs[name] = subprocess.Popen(
-            cmd,
-            cwd=str(REPO_ROOT),
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: killed as a group
-        )
-
     def start(self, timeout: float = 240.0) -> None:
         self._trap_sigterm()
         cmds = self.commands()
@@ -260,13 +253,6 @@ class Deployment:
         self._spawn("webserver", cmds["webserver"])
         self._spawn("daemon", cmds["daemon"])
         self.wait_for_webserver(timeout)
-
-    def check_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"{name} exited with code {proc.returncode}; log tail:\n{self.log_tail(name)}"
-                )
 
     def wait_for_code_server(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -282,34 +268,6 @@ class Deployment:
                 return
             time.sleep(2)
         raise AssertionError(f"code server not healthy after {timeout}s:\n{self.log_tail('user_code')}")
-
-    def wait_for_webserver(self, timeout: float) -> dict:
-        import requests
-
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                resp = requests.get(f"{self.url}/server_info", timeout=5)
-                if resp.status_code == 200:
-                    return resp.json()
-                last = f"HTTP {resp.status_code}"
-            except requests.RequestException as exc:
-                last = repr(exc)
-            time.sleep(1)
-        raise AssertionError(
-            f"webserver not up after {timeout}s ({last}):\n{self.log_tail('webserver')}"
-        )
-
-    def log_tail(self, name: str, chars: int = 6000) -> str:
-        path = self.logs_dir / f"{name}.log"
-        if not path.exists():
-            return "(no log)"
-        return path.read_bytes()[-chars:].decode("utf-8", "replace")
-
-    def all_log_tails(self) -> str:
-        return "\n".join(f"===== {n} =====\n{self.log_tail(n)}" for n in self.procs)
 
     _previous_sigterm = None
 
@@ -332,43 +290,11 @@ class Deployment:
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        for proc in self.procs.values():
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                proc.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                pass
-        # Whatever is left (and any children, e.g. run workers) is killed hard.
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-        for handle in self._log_handles:
-            handle.close()
+        super().stop()
 
     # ------------------------------------------------------------------
     # GraphQL over plain HTTP
     # ------------------------------------------------------------------
-
-    def graphql(self, query: str, variables: Mapping | None = None, timeout: float = 30) -> dict:
-        import requests
-
-        resp = requests.post(
-            f"{self.url}/graphql",
-            json={"query": query, "variables": dict(variables or {})},
-            timeout=timeout,
-        )
-        resp.raise_for_status()
-        body = resp.json()
-        if body.get("errors"):
-            raise AssertionError(f"GraphQL errors: {body['errors']}")
-        return body["data"]
 
     def runs(self, limit: int = 1000) -> list[dict]:
         data = self.graphql(RUNS_QUERY, {"limit": limit, "jobName": JOB_NAME})

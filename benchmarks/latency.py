@@ -7,7 +7,10 @@ instance configured like the project's ``dagster_home/dagster.yaml`` (the
 harness the end-to-end tests use), then:
 
 1. latency: drops a small file ``--drops`` times, one at a time (atomic rename),
-   and measures from the rename to the run's end time as Dagster records it;
+   and measures from the rename to the run's end time as Dagster records it.
+   Between drops it waits a random 0-5 s (seeded), so the drops fall at every
+   point of the sensor daemon's 5 s loop rather than at one phase of it. Each
+   drop's time is split into phases from the sensor tick and the run's events;
 2. throughput: drops ``--burst`` small files at once and measures until every
    one has a finished run; reports runs per minute.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -30,6 +34,16 @@ query { runsOrError(filter: {pipelineName: "process_sales_file"}) {
   ... on Runs { results { runId status startTime endTime creationTime tags { key value } } } } }
 """
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+SENSOR_TICKS = """
+query { sensorOrError(sensorSelector: {repositoryLocationName: "datatasker", repositoryName: "__repository__",
+                                       sensorName: "incoming_csv_sensor"}) {
+  ... on Sensor { sensorState { ticks(limit: 1000) { timestamp endTimestamp runIds } } } } }
+"""
+RUN_EVENTS = """
+query($runId: ID!) { runOrError(runId: $runId) { ... on Run { eventConnection { events {
+  __typename ... on MessageEvent { timestamp } } } } } }
+"""
+SENSOR_LOOP_SECONDS = 5  # Dagster's sensor daemon loop (MIN_INTERVAL_LOOP_TIME)
 
 
 def small_file(i: int) -> str:
@@ -64,10 +78,28 @@ def wait_finished(stack: DagsterStack, names: list[str], timeout: float) -> dict
     raise SystemExit(f"timed out waiting for {len(names)} runs; runs seen: {seen}\n{stack.all_log_tails(3000)}")
 
 
+def phases_of(stack: DagsterStack, run: dict, dropped: float) -> dict[str, float]:
+    """Where one drop's seconds went, from the sensor tick that created the run and the run's events."""
+    ticks = stack.graphql(SENSOR_TICKS)["sensorOrError"]["sensorState"]["ticks"]
+    [tick] = [t for t in ticks if run["runId"] in t["runIds"]]
+    events = stack.graphql(RUN_EVENTS, {"runId": run["runId"]})["runOrError"]["eventConnection"]["events"]
+    at = {e["__typename"]: int(e["timestamp"]) / 1000 for e in events if e.get("timestamp")}
+    # RUN_STARTING is written when the queue daemon takes the run and hands it to the run launcher;
+    # RUN_START (the run's startTime) when the new run process has loaded the code location.
+    return {
+        "drop_to_sensor_tick": tick["timestamp"] - dropped,
+        "tick_to_run_created": run["creationTime"] - tick["timestamp"],
+        "queued": at["RunStartingEvent"] - run["creationTime"],
+        "run_process_start": run["startTime"] - at["RunStartingEvent"],
+        "run": run["endTime"] - run["startTime"],
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--drops", type=int, default=10)
     parser.add_argument("--burst", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the random pauses between drops")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -77,17 +109,15 @@ def main(argv=None) -> int:
         drop(stack.incoming, "warmup.csv", small_file(0))
         wait_finished(stack, ["warmup.csv"], 300)
 
+        pauses = random.Random(args.seed)
         latencies, phases = [], []
         for i in range(args.drops):
+            time.sleep(pauses.uniform(0, SENSOR_LOOP_SECONDS))
             name = f"latency_{i}.csv"
             dropped = drop(stack.incoming, name, small_file(i))
             run = wait_finished(stack, [name], 300)[name]
             latencies.append(run["endTime"] - dropped)
-            phases.append(
-                {"to_created": run["creationTime"] - dropped, "queued_to_start": run["startTime"] - run["creationTime"],
-                 "run": run["endTime"] - run["startTime"]}
-            )
-            time.sleep(1.5)  # let the sensor tick land at a different point each time
+            phases.append(phases_of(stack, run, dropped))
 
         names = [f"burst_{i:03}.csv" for i in range(args.burst)]
         started = time.time()
@@ -97,16 +127,12 @@ def main(argv=None) -> int:
         drained = max(runs[n]["endTime"] for n in names) - started
         statuses = {runs[n]["status"] for n in names}
 
-    def median(key):
-        return statistics.median(p[key] for p in phases)
-
     report = {
         "latency_seconds": latencies,
         "latency_median": statistics.median(latencies),
         "latency_max": max(latencies),
-        "median_drop_to_run_created": median("to_created"),
-        "median_created_to_started": median("queued_to_start"),
-        "median_run_duration": median("run"),
+        "phase_medians": {key: statistics.median(p[key] for p in phases) for key in phases[0]},
+        "phase_means": {key: statistics.fmean(p[key] for p in phases) for key in phases[0]},
         "burst_files": args.burst,
         "burst_statuses": sorted(statuses),
         "burst_drain_seconds": drained,
@@ -118,8 +144,8 @@ def main(argv=None) -> int:
     else:
         print(f"drop -> run end: median {report['latency_median']:.1f} s, max {report['latency_max']:.1f} s "
               f"over {args.drops} drops")
-        print(f"  of which (medians): drop -> run created {report['median_drop_to_run_created']:.1f} s, "
-              f"created -> started {report['median_created_to_started']:.1f} s, run {report['median_run_duration']:.1f} s")
+        print("  where it went (median, mean): " + ", ".join(
+            f"{key} {report['phase_medians'][key]:.2f}/{report['phase_means'][key]:.2f} s" for key in phases[0]))
         print(f"{args.burst} files at once: drained in {drained:.0f} s, {report['burst_runs_per_minute']:.1f} runs/min, "
               f"statuses {sorted(statuses)}")
     return 0

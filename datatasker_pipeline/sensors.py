@@ -18,6 +18,10 @@ from .runs import failure_message
 HASH_BUDGET_BYTES = 4 * 1024**3
 MAX_RUNS_PER_TICK = 500
 PARTITION_TAG = "dagster/partition"
+# Dagster's sensor daemon ticks at most every 5 s. A file dropped just before
+# a tick would otherwise wait a whole extra loop for settle_seconds to pass;
+# instead the tick waits (at most this long) and looks again.
+MAX_SETTLE_WAIT_SECONDS = 2.0
 
 
 def run_key_for(partition_key: str, fingerprint: str) -> str:
@@ -54,7 +58,13 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
     run_requests: list[dg.RunRequest] = []
     hashed_bytes = 0
 
-    for dropped in scan_incoming(data_root.incoming):
+    listing = scan_incoming(data_root.incoming)
+    wait = seconds_until_settled(listing, handled, now_ns, settle_ns)
+    if 0 < wait <= MAX_SETTLE_WAIT_SECONDS:
+        time.sleep(wait)
+        listing, now_ns = scan_incoming(data_root.incoming), time.time_ns()
+
+    for dropped in listing:
         previous = handled.get(dropped.name)
         if previous is not None:
             still_present[dropped.name] = previous
@@ -89,6 +99,21 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         cursor=json.dumps({"files": still_present}, separators=(",", ":")),
         skip_reason=None if run_requests else "no new or changed files",
     )
+
+
+def seconds_until_settled(listing: list[DroppedFile], handled: dict[str, list], now_ns: int, settle_ns: int) -> float:
+    """How long until every new or changed file in ``listing`` has gone unmodified for the settle time.
+
+    0 when none is still within it. A file written to during the wait gets a
+    new mtime, so a second look after the wait still tells it apart.
+    """
+    youngest = max(
+        (max(f.mtime_ns, f.sidecar_mtime_ns) for f in listing if handled.get(f.name, [None] * 3)[:3] != f.signature),
+        default=None,
+    )
+    if youngest is None:
+        return 0.0
+    return max(0.0, (youngest + settle_ns - now_ns) / 1e9)
 
 
 def _fingerprint(dropped: DroppedFile, max_bytes: int) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 
 import dagster as dg
 import pytest
 
 from datatasker_pipeline.assets import FINGERPRINT_TAG
-from datatasker_pipeline.intake import content_fingerprint
+from datatasker_pipeline.intake import content_fingerprint, scan_incoming
 from datatasker_pipeline.resources import DataRoot
-from datatasker_pipeline.sensors import incoming_csv_sensor
+from datatasker_pipeline.sensors import MAX_SETTLE_WAIT_SECONDS, incoming_csv_sensor, seconds_until_settled
 
 CSV = "region,revenue,quantity,discount\nEast,1,1,0\n"
 
@@ -99,11 +100,56 @@ def test_partial_and_hidden_files_are_ignored_until_renamed(sensor, data_root):
     assert [r.partition_key for r in sensor.tick().run_requests] == ["sales.csv"]
 
 
-def test_a_file_still_being_written_waits_until_it_settles(sensor, data_root):
+def test_a_file_dropped_just_before_a_tick_is_taken_by_that_tick_once_settled(sensor, data_root):
     drop(data_root, "sales.csv", age_seconds=0)
-    assert sensor.tick().run_requests == []
-    time.sleep(0.6)
-    assert len(sensor.tick().run_requests) == 1
+    started = time.monotonic()
+    [request] = sensor.tick().run_requests
+    # the tick waited out settle_seconds (0.5 s here) instead of leaving it to the next tick, 5 s later
+    assert time.monotonic() - started >= data_root.settle_seconds - 0.05
+    assert request.partition_key == "sales.csv"
+
+
+def test_a_file_still_being_written_waits_until_it_settles(sensor, data_root):
+    path = drop(data_root, "sales.csv", content="region,revenue,quantity,discount\n", age_seconds=0)
+
+    def keep_writing(rows: int):
+        with path.open("a") as f:
+            for i in range(rows):
+                f.write(f"East,{i},1,0\n")
+                f.flush()
+                time.sleep(0.1)
+
+    writer = threading.Thread(target=keep_writing, args=(15,))
+    writer.start()
+    try:
+        assert sensor.tick().run_requests == []  # modified during the tick's wait: not taken
+    finally:
+        writer.join()
+    [request] = sensor.tick().run_requests
+    assert request.tags[FINGERPRINT_TAG] == content_fingerprint(path)  # the finished file's bytes
+    assert path.read_text().count("\n") == 16
+
+
+def test_a_settle_time_longer_than_a_tick_should_wait_is_left_to_later_ticks(instance, tmp_path):
+    patient = DataRoot(path=str(tmp_path), settle_seconds=30)
+    patient.incoming.mkdir(parents=True)
+    drop(patient, "sales.csv", age_seconds=0)
+    started = time.monotonic()
+    assert Sensor(instance, patient).tick().run_requests == []
+    assert time.monotonic() - started < MAX_SETTLE_WAIT_SECONDS
+
+
+def test_seconds_until_settled_counts_only_new_or_changed_files(data_root):
+    old = drop(data_root, "old.csv", age_seconds=60)
+    young = drop(data_root, "young.csv", age_seconds=0)
+    [old_file, young_file] = sorted(scan_incoming(data_root.incoming), key=lambda f: f.name != "old.csv")
+    now = time.time_ns()
+    settle = int(1e9)
+    assert seconds_until_settled([old_file], {}, now, settle) == 0
+    assert 0.9 < seconds_until_settled([old_file, young_file], {}, now, settle) <= 1.0
+    handled = {"young.csv": [*young_file.signature, "fingerprint"]}
+    assert seconds_until_settled([old_file, young_file], handled, now, settle) == 0  # already handled
+    assert old.exists() and young.exists()
 
 
 def test_a_new_sidecar_reprocesses_the_file(sensor, data_root):

@@ -43,7 +43,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-FAST_BLOCK_BYTES = 4 << 20
+# Bounds memory: each block in flight costs several times its size (Arrow columns, trimmed
+# copies, the clean table). 3 MB with two cleaning threads stayed under the 4 MB single-thread
+# figure in peak RSS at 10M rows (benchmarks/README.md).
+FAST_BLOCK_BYTES = 3 << 20
 # A block that finds no record boundary grows; beyond this the reference path takes over.
 MAX_PENDING_BYTES = 256 << 20
 _BOM = codecs.BOM_UTF8
@@ -202,15 +205,26 @@ def _blocks(path: Path, delimiter: int, block_bytes: int) -> Iterator[bytes]:
 
 
 def parsed_blocks(
-    path: Path, width: int, delimiter: str, max_field_chars: int, block_bytes: int = FAST_BLOCK_BYTES
+    path: Path,
+    width: int,
+    delimiter: str,
+    max_field_chars: int,
+    block_bytes: int = FAST_BLOCK_BYTES,
+    read_ahead: bool = True,
 ) -> Iterator[ParsedBlock]:
     """Parsed blocks in file order; the first block's first record is the header.
 
-    Parsing runs one block ahead on a worker thread (Arrow releases the GIL),
-    so reading overlaps with the caller's cleaning of the previous block.
+    With ``read_ahead``, parsing runs one block ahead on a worker thread
+    (Arrow releases the GIL), so it overlaps with a single-threaded caller's
+    cleaning of the previous block. A caller that cleans on several threads
+    keeps the cores busy itself, and one more block in memory buys nothing.
     """
     names = [f"c{i}" for i in range(width)]
     blocks = _blocks(path, ord(delimiter), block_bytes)
+    if not read_ahead:
+        for piece in blocks:
+            yield _parse_block(piece, names, delimiter, max_field_chars)
+        return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datatasker-csv") as pool:
         ahead = None
         for piece in blocks:

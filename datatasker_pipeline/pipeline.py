@@ -22,6 +22,7 @@ from .anomalies import ANOMALY_EXTRA_COLUMNS, AnomalyRule, anomaly_rule, flag_an
 from .cleaning import REJECTED_COLUMNS, DuplicateTracker, clean_chunk
 from .errors import FileFailure
 from .options import ParsedOptions, ProcessingOptions, parse_options
+from .parallel import WORKER_THREADS, map_in_order
 from .outputs import (
     ANOMALIES_FILE,
     CLEANED_FILE,
@@ -36,13 +37,13 @@ from .outputs import (
 from .fastcsv import FAST_BLOCK_BYTES, FastPathUnavailable
 from .reading import ReadLimits, read_sales_columns
 from .schema import NUMERIC_COLUMNS, REJECTION_REASONS
-from .summary import iter_row_groups, region_summary_of
+from .summary import iter_row_groups, read_row_group, region_summary_of
 
 ProgressCallback = Callable[[int, float], None]
 # Progress goes to the run's event log (a database write each): at most this often.
 PROGRESS_EVERY_SECONDS = 1.0
-
-
+# Anomalous rows are held back and written this many at a time.
+ANOMALY_WRITE_ROWS = 50_000
 @dataclass
 class CleaningResult:
     """What the cleaning stage wrote and counted."""
@@ -106,6 +107,7 @@ def clean_file(
     on_progress: ProgressCallback | None = None,
     fast: bool = True,
     block_bytes: int = FAST_BLOCK_BYTES,
+    cleaning_threads: int = WORKER_THREADS,
 ) -> CleaningResult:
     """Read, check and clean ``source``; write ``cleaned.parquet`` and ``rejected_rows.csv``.
 
@@ -118,10 +120,14 @@ def clean_file(
     started = time.monotonic()
     if fast:
         try:
-            return _clean_file_once(source, out_dir, parsed, limits, chunk_records, on_progress, started, True, block_bytes)
+            return _clean_file_once(
+                source, out_dir, parsed, limits, chunk_records, on_progress, started, True, block_bytes, cleaning_threads
+            )
         except FastPathUnavailable:
             pass
-    return _clean_file_once(source, out_dir, parsed, limits, chunk_records, on_progress, started, False, block_bytes)
+    return _clean_file_once(
+        source, out_dir, parsed, limits, chunk_records, on_progress, started, False, block_bytes, cleaning_threads
+    )
 
 
 def _clean_file_once(
@@ -134,10 +140,15 @@ def _clean_file_once(
     started: float,
     fast: bool,
     block_bytes: int,
+    cleaning_threads: int,
 ) -> CleaningResult:
-    layout, chunks = read_sales_columns(source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes)
     options = parsed.options
     duplicates = DuplicateTracker() if options.drop_duplicates else None
+    # Rule 8 remembers rows across chunks in file order: one thread then.
+    threads = 1 if duplicates is not None else cleaning_threads
+    layout, chunks = read_sales_columns(
+        source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes, read_ahead=threads == 1
+    )
     reasons: Counter[str] = Counter()
     rows_clean = 0
     last_progress = now = started
@@ -145,8 +156,7 @@ def _clean_file_once(
         cleaned_writer = ParquetTableWriter(cleaned_tmp, cleaned_arrow_schema(layout.output_names))
         rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=("source_row",))
         try:
-            for chunk in chunks:
-                result = clean_chunk(chunk, layout, options, duplicates)
+            for result in map_in_order(lambda chunk: clean_chunk(chunk, layout, options, duplicates), chunks, threads):
                 cleaned_writer.write(result.table)
                 rejected_writer.write(result.rejected)
                 rows_clean += result.table.num_rows
@@ -205,17 +215,35 @@ def write_anomaly_report(cleaned_path: Path, out_dir: Path, k: float, top_n: int
     path = out_dir / ANOMALIES_FILE
     with atomic_path(path) as partial:
         writer = CsvTableWriter(partial, header, integer_columns=("source_row",), number_columns=numbers)
+
+        def write(candidates: list[pa.Table]) -> None:
+            nonlocal count, top
+            flagged = flag_anomalies(pa.concat_tables(candidates).to_pandas(), rule)[header]
+            writer.write(flagged)
+            count += len(flagged)
+            top = pd.concat([top, flagged]).nlargest(top_n, "z_score") if len(top) else flagged.nlargest(top_n, "z_score")
+
         try:
             if rule is not None:
-                for batch in iter_row_groups(cleaned_path):
-                    # Filter in Arrow; only the (few) anomalous rows become pandas.
-                    over = pc.greater(batch.column("revenue_per_unit"), pa.scalar(rule.threshold, pa.float64()))
-                    candidates = batch.filter(over).to_pandas()
-                    flagged = flag_anomalies(candidates, rule)[header]
-                    writer.write(flagged)
-                    count += len(flagged)
-                    if len(flagged):
-                        top = pd.concat([top, flagged]).nlargest(top_n, "z_score") if len(top) else flagged.nlargest(top_n, "z_score")
+                # Filter in Arrow; only the (few) anomalous rows become pandas, a
+                # batch of many row groups' worth at a time (pandas costs per call).
+                threshold = pa.scalar(rule.threshold, pa.float64())
+                pending: list[pa.Table] = []
+                pending_rows = 0
+                def over_threshold(group: int) -> pa.Table:
+                    batch = read_row_group(cleaned_path, group)
+                    return batch.filter(pc.greater(batch.column("revenue_per_unit"), threshold))
+
+                groups = range(pq.ParquetFile(cleaned_path).num_row_groups)
+                for over in map_in_order(over_threshold, groups, WORKER_THREADS):
+                    if over.num_rows:
+                        pending.append(over)
+                        pending_rows += over.num_rows
+                    if pending_rows >= ANOMALY_WRITE_ROWS:
+                        write(pending)
+                        pending, pending_rows = [], 0
+                if pending:
+                    write(pending)
         finally:
             writer.close()
     return AnomalyReport(path=path, rule=rule, count=count, top=top)
@@ -236,6 +264,7 @@ def process_file(
     chunk_records: int | None = None,
     fast: bool = True,
     block_bytes: int = FAST_BLOCK_BYTES,
+    cleaning_threads: int = WORKER_THREADS,
 ) -> ProcessResult:
     """Run every stage for one file into ``out_dir``.
 
@@ -249,7 +278,8 @@ def process_file(
     parsed = parse_options(options)
     try:
         cleaning = clean_file(
-            Path(source), Path(out_dir), parsed, limits, chunk_records=chunk_records, fast=fast, block_bytes=block_bytes
+            Path(source), Path(out_dir), parsed, limits, chunk_records=chunk_records, fast=fast, block_bytes=block_bytes,
+            cleaning_threads=cleaning_threads,
         )
     except FileFailure:
         remove_if_empty(Path(out_dir))

@@ -356,11 +356,11 @@ def read_sales_csv(
 
 def _fast_chunks(
     path: Path, layout: ColumnLayout, header: list[str], options: ProcessingOptions, limits: ReadLimits,
-    chunk_records: int | None, block_bytes: int,
+    chunk_records: int | None, block_bytes: int, read_ahead: bool,
 ) -> Iterator[ColumnChunk]:
     width = len(layout.names)
     next_row = 0  # source_row of the block's first record; the header is record 0
-    for block in parsed_blocks(path, width, options.delimiter, limits.max_field_chars, block_bytes):
+    for block in parsed_blocks(path, width, options.delimiter, limits.max_field_chars, block_bytes, read_ahead):
         valid = block.valid_numbers + next_row
         ragged = block.ragged_numbers + next_row
         columns = block.columns
@@ -394,6 +394,7 @@ def read_sales_columns(
     *,
     fast: bool = True,
     block_bytes: int = FAST_BLOCK_BYTES,
+    read_ahead: bool = True,
 ) -> tuple[ColumnLayout, Iterator[ColumnChunk]]:
     """Like :func:`read_sales_csv`, but chunks come as columns, read by the fast path when it can.
 
@@ -403,7 +404,8 @@ def read_sales_columns(
     start again with ``fast=False`` (discarding what it wrote). Whole-file
     failures are always reported by the reference path. ``chunk_records``
     None means DEFAULT_CHUNK_RECORDS on the reference path and one chunk per
-    read block (``block_bytes`` of the file) on the fast path.
+    read block (``block_bytes`` of the file) on the fast path, which parses
+    one block ahead on a thread when ``read_ahead``.
     """
     if not (fast and fast_path_possible(parsed.options.encoding, parsed.options.delimiter)):
         layout, chunks = read_sales_csv(path, parsed, limits, chunk_records or DEFAULT_CHUNK_RECORDS)
@@ -429,4 +431,4 @@ def read_sales_columns(
         raise FastPathUnavailable("header problems: the reference path reports them in SPEC order") from None
     if _fill_missing_problems(layout, parsed.options):
         raise FastPathUnavailable("option problems: the reference path reports them")
-    return layout, _fast_chunks(path, layout, header, parsed.options, limits, chunk_records, block_bytes)
+    return layout, _fast_chunks(path, layout, header, parsed.options, limits, chunk_records, block_bytes, read_ahead)

@@ -44,11 +44,9 @@ def iter_row_groups(path: Path, columns: list[str] | None = None):
         yield parquet.read_row_group(i, columns=columns, use_threads=False)
 
 
-def iter_parquet_batches(path: Path, columns: list[str] | None = None, batch_rows: int = 262_144):
-    """Record batches of a parquet file as pandas frames, in file order."""
-    for table in iter_row_groups(path, columns):
-        for batch in table.to_batches(max_chunksize=batch_rows):
-            yield batch.to_pandas()
+def read_row_group(path: Path, index: int, columns: list[str] | None = None):
+    """One row group, from a reader of its own (safe to call from several threads at once)."""
+    return pq.ParquetFile(path).read_row_group(index, columns=columns, use_threads=False)
 
 
 def _arrow_partials(path: Path):

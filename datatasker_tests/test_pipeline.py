@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow.parquet as pq
 import pytest
 
 from datatasker_pipeline.errors import FileFailure
@@ -102,3 +103,20 @@ def test_options_are_applied(process):
                             "fill_missing": {"discount": 0, "revenue": "0"}, "drop_duplicates": True})
     assert out.rejected_as_tuples() == [("2", "duplicate", "", "")]
     assert out.cleaned[["region", "revenue", "discount"]].values.tolist() == [["East", 10.0, 0.0], ["West", 0.0, 0.0]]
+
+
+def test_cleaning_on_threads_gives_the_same_outputs_as_one_thread(tmp_path, make_csv):
+    lines = ["region,revenue,quantity,discount,note"]
+    for i in range(3000):
+        lines.append(f"R{i % 7},{'n/a' if i % 97 == 0 else i % 50},{i % 4},0.{i % 10},\"n{i}\nx\"")
+    source = make_csv("\n".join(lines) + "\n", name="many.csv")
+    outputs = {}
+    for threads in (1, 2, 4):
+        out = tmp_path / f"t{threads}"
+        process_file(source, out, block_bytes=4096, cleaning_threads=threads)
+        outputs[threads] = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".csv"}
+        outputs[threads]["cleaned rows"] = pq.read_table(out / "cleaned.parquet").to_pylist()
+    assert outputs[1] == outputs[2] == outputs[4]
+    assert len(outputs[1]["cleaned rows"]) > 2000
+    zero_quantity = sum(1 for i in range(3000) if i % 4 == 0 and i % 97 != 0)
+    assert outputs[1]["rejected_rows.csv"].count(b"zero_quantity") == zero_quantity

@@ -86,7 +86,7 @@ def assert_same_outputs(expected: Path, actual: Path) -> None:
 )
 def test_tiny_chunks_and_blocks_give_identical_outputs(tmp_path, crlf, options):
     data = messy_file(crlf=crlf)
-    reference = run(tmp_path, data, "reference", options=options, chunk_records=10**6, fast=False)
+    reference = run(tmp_path, data, "reference", options=options, chunk_records=10**6, fast=False, cleaning_threads=1)
     rejected = (reference / "rejected_rows.csv").read_text(encoding="utf-8")
     assert "field_count" in rejected and "not_a_number" in rejected  # the file is as messy as meant
     assert "Late Region" in (reference / "region_summary.csv").read_text(encoding="utf-8")
@@ -97,8 +97,10 @@ def test_tiny_chunks_and_blocks_give_identical_outputs(tmp_path, crlf, options):
         for fast, block_bytes in ((False, 1 << 20), (True, blocks[i % 4]), (True, blocks[(i + 1) % 4])):
             if not fast and chunk_records == 10**6:
                 continue
-            out = run(tmp_path, data, f"c{chunk_records}_{fast}_{block_bytes}", options=options,
-                      chunk_records=chunk_records, fast=fast, block_bytes=block_bytes)
+            # chunks cleaned one at a time, or several at once on threads, in turn
+            threads = 3 if (i + block_bytes) % 2 else 1
+            out = run(tmp_path, data, f"c{chunk_records}_{fast}_{block_bytes}_{threads}", options=options,
+                      chunk_records=chunk_records, fast=fast, block_bytes=block_bytes, cleaning_threads=threads)
             assert_same_outputs(reference, out)
 
 
@@ -178,3 +180,18 @@ def test_python_whitespace_is_exactly_what_str_strip_removes():
     from datatasker_pipeline.schema import PYTHON_WHITESPACE
 
     assert PYTHON_WHITESPACE == "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+def test_anomalies_written_in_small_batches_are_the_same_file(tmp_path, monkeypatch):
+    import datatasker_pipeline.pipeline as pipeline
+
+    lines = ["region,revenue,quantity,discount"] + [f"R{i % 3},{10 + i % 5},1,0" for i in range(400)]
+    lines[50:50] = [f"East,{900 + i},1,0" for i in range(7)]  # spikes spread over row groups
+    lines[300:300] = [f"West,{950 + i},1,0" for i in range(5)]
+    data = ("\n".join(lines) + "\n").encode()
+    reference = run(tmp_path, data, "reference", block_bytes=1 << 20)
+    monkeypatch.setattr(pipeline, "ANOMALY_WRITE_ROWS", 2)
+    batched = run(tmp_path, data, "batched", block_bytes=512)  # many row groups, a write every 2 rows
+    assert pq.ParquetFile(batched / "cleaned.parquet").num_row_groups > 5
+    assert_same_outputs(reference, batched)
+    assert (reference / "anomalies.csv").read_text().count("\n") == 1 + 12

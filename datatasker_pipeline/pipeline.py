@@ -7,6 +7,7 @@ all in a row, which is what the tests compare against the SPEC.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -117,17 +118,16 @@ def clean_file(
     and the file is cleaned again by the reference path from the start
     (``fast=False`` goes there directly).
     """
-    started = time.monotonic()
+    attempt = functools.partial(
+        _clean_file_once, source, out_dir, parsed, limits, chunk_records=chunk_records, on_progress=on_progress,
+        started=time.monotonic(), block_bytes=block_bytes, cleaning_threads=cleaning_threads,
+    )
     if fast:
         try:
-            return _clean_file_once(
-                source, out_dir, parsed, limits, chunk_records, on_progress, started, True, block_bytes, cleaning_threads
-            )
+            return attempt(fast=True)
         except FastPathUnavailable:
             pass
-    return _clean_file_once(
-        source, out_dir, parsed, limits, chunk_records, on_progress, started, False, block_bytes, cleaning_threads
-    )
+    return attempt(fast=False)
 
 
 def _clean_file_once(
@@ -135,6 +135,7 @@ def _clean_file_once(
     out_dir: Path,
     parsed: ParsedOptions,
     limits: ReadLimits,
+    *,
     chunk_records: int | None,
     on_progress: ProgressCallback | None,
     started: float,

@@ -27,13 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from datatasker_tests.webserver_harness import DagsterStack
+from datatasker_tests.webserver_harness import FINISHED, DagsterStack, drop_atomically
 
 RUNS = """
 query { runsOrError(filter: {pipelineName: "process_sales_file"}) {
   ... on Runs { results { runId status startTime endTime creationTime tags { key value } } } } }
 """
-FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 SENSOR_TICKS = """
 query { sensorOrError(sensorSelector: {repositoryLocationName: "datatasker", repositoryName: "__repository__",
                                        sensorName: "incoming_csv_sensor"}) {
@@ -49,13 +48,6 @@ SENSOR_LOOP_SECONDS = 5  # Dagster's sensor daemon loop (MIN_INTERVAL_LOOP_TIME)
 def small_file(i: int) -> str:
     rows = "".join(f"R{j % 4},{10 + (i + j) % 7},{1 + j % 3},0.1\n" for j in range(20))
     return "region,revenue,quantity,discount\n" + rows
-
-
-def drop(incoming: Path, name: str, content: str) -> float:
-    partial = incoming / f".{name}.part"
-    partial.write_text(content)
-    os.replace(partial, incoming / name)
-    return time.time()
 
 
 def runs_by_file(stack: DagsterStack) -> dict[str, dict]:
@@ -106,7 +98,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as base, DagsterStack(Path(base), daemon=True) as stack:
         wait_finished(stack, [], 1)
         # warm-up: the first run also pays for first-time caches
-        drop(stack.incoming, "warmup.csv", small_file(0))
+        drop_atomically(stack.incoming, "warmup.csv", small_file(0))
         wait_finished(stack, ["warmup.csv"], 300)
 
         pauses = random.Random(args.seed)
@@ -114,7 +106,8 @@ def main(argv=None) -> int:
         for i in range(args.drops):
             time.sleep(pauses.uniform(0, SENSOR_LOOP_SECONDS))
             name = f"latency_{i}.csv"
-            dropped = drop(stack.incoming, name, small_file(i))
+            drop_atomically(stack.incoming, name, small_file(i))
+            dropped = time.time()
             run = wait_finished(stack, [name], 300)[name]
             latencies.append(run["endTime"] - dropped)
             phases.append(phases_of(stack, run, dropped))
@@ -122,7 +115,7 @@ def main(argv=None) -> int:
         names = [f"burst_{i:03}.csv" for i in range(args.burst)]
         started = time.time()
         for i, name in enumerate(names):
-            drop(stack.incoming, name, small_file(1000 + i))
+            drop_atomically(stack.incoming, name, small_file(1000 + i))
         runs = wait_finished(stack, names, 3600)
         drained = max(runs[n]["endTime"] for n in names) - started
         statuses = {runs[n]["status"] for n in names}

@@ -24,6 +24,12 @@ PARTITION_TAG = "dagster/partition"
 MAX_SETTLE_WAIT_SECONDS = 2.0
 
 
+def seen_unchanged(dropped: DroppedFile, handled: dict[str, list]) -> bool:
+    """The cursor already has this file with this size and these mtimes: nothing to do."""
+    previous = handled.get(dropped.name)
+    return previous is not None and previous[:3] == dropped.signature
+
+
 def run_key_for(partition_key: str, fingerprint: str) -> str:
     """Dagster launches a run key once: a new key exactly when the bytes change."""
     return f"{partition_key}:{fingerprint}"
@@ -68,8 +74,8 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         previous = handled.get(dropped.name)
         if previous is not None:
             still_present[dropped.name] = previous
-            if previous[:3] == dropped.signature:
-                continue
+        if seen_unchanged(dropped, handled):
+            continue
         if now_ns - max(dropped.mtime_ns, dropped.sidecar_mtime_ns) < settle_ns:
             continue  # possibly still being written; look again next tick
         if hashed_bytes > HASH_BUDGET_BYTES or len(run_requests) >= MAX_RUNS_PER_TICK:
@@ -108,7 +114,7 @@ def seconds_until_settled(listing: list[DroppedFile], handled: dict[str, list], 
     new mtime, so a second look after the wait still tells it apart.
     """
     youngest = max(
-        (max(f.mtime_ns, f.sidecar_mtime_ns) for f in listing if handled.get(f.name, [None] * 3)[:3] != f.signature),
+        (max(f.mtime_ns, f.sidecar_mtime_ns) for f in listing if not seen_unchanged(f, handled)),
         default=None,
     )
     if youngest is None:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from datatasker_tests.webserver_harness import DagsterStack, executable, free_port
+from datatasker_tests.webserver_harness import DagsterStack, drop_atomically, executable, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = REPO_ROOT / "deploy"
@@ -161,16 +161,6 @@ def sales_csv(seed: int, rows: int = 6) -> str:
         lines.append(f"{region},{revenue}.50,{quantity},{discount},row {i}")
     lines.append("north,not-a-number,3,0.1,bad row")
     return "\n".join(lines) + "\n"
-
-
-def drop_file_atomically(incoming: Path, name: str, content: str) -> Path:
-    """Write `<name>.part` then rename, so the sensor never sees half a file."""
-    incoming.mkdir(parents=True, exist_ok=True)
-    part = incoming / f"{name}.part"
-    part.write_text(content, encoding="utf-8")
-    final = incoming / name
-    os.replace(part, final)
-    return final
 
 
 # --------------------------------------------------------------------------

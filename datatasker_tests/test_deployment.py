@@ -215,7 +215,7 @@ def test_plain_process_deployment(deployment):
     incoming = dep.data_dir / "incoming"
     names = [f"deploy_{i:02d}.csv" for i in range(3)]
     for i, name in enumerate(names):
-        pgh.drop_file_atomically(incoming, name, pgh.sales_csv(seed=i))
+        pgh.drop_atomically(incoming, name, pgh.sales_csv(seed=i))
 
     deadline = time.monotonic() + 600
     runs: list[dict] = []

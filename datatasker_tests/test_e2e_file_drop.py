@@ -5,26 +5,16 @@ Marked ``e2e``: it starts real Dagster processes and waits for sensor ticks.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from datatasker_tests.webserver_harness import DagsterStack
+from datatasker_tests.webserver_harness import FINISHED, DagsterStack, drop_atomically
 
 pytestmark = pytest.mark.e2e
 
 GOOD = "region,revenue,quantity,discount\nEast,10,2,0.1\nWest,n/a,1,0\n"
 BAD = "region,product,revenue,quantity\nEast,x,1,1\n"
-
-RUNS_QUERY = """
-query Runs($tags: [ExecutionTag!]) {
-  runsOrError(filter: {tags: $tags}) {
-    ... on Runs { results { runId status jobName startTime endTime tags { key value } } }
-  }
-}
-"""
 
 FAILURE_QUERY = """
 query Failure($runId: ID!) {
@@ -39,27 +29,12 @@ query Failure($runId: ID!) {
 }
 """
 
-FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
-
-
-def drop(incoming: Path, name: str, content: str) -> float:
-    """Atomic drop (write under a .part name, then rename); returns the time of the rename."""
-    partial = incoming / f"{name}.part"
-    partial.write_text(content)
-    os.replace(partial, incoming / name)
-    return time.time()
-
-
-def runs_for(stack: DagsterStack, file_name: str) -> list[dict]:
-    data = stack.graphql(RUNS_QUERY, {"tags": [{"key": "datatasker/file_name", "value": file_name}]})
-    return data["runsOrError"]["results"]
-
 
 def wait_for_finished_run(stack: DagsterStack, file_name: str, timeout: float = 240) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:
         stack.check_alive()
-        finished = [r for r in runs_for(stack, file_name) if r["status"] in FINISHED]
+        finished = [r for r in stack.runs_of_file(file_name) if r["status"] in FINISHED]
         if finished:
             return finished[0]
         time.sleep(1)
@@ -68,8 +43,9 @@ def wait_for_finished_run(stack: DagsterStack, file_name: str, timeout: float = 
 
 def test_dropped_files_become_runs_with_outputs_and_messages(tmp_path):
     with DagsterStack(tmp_path, daemon=True) as stack:
-        dropped_at = drop(stack.incoming, "sales.csv", GOOD)
-        drop(stack.incoming, "bad.csv", BAD)
+        drop_atomically(stack.incoming, "sales.csv", GOOD)
+        dropped_at = time.time()
+        drop_atomically(stack.incoming, "bad.csv", BAD)
         good = wait_for_finished_run(stack, "sales.csv")
         bad = wait_for_finished_run(stack, "bad.csv")
 
@@ -90,13 +66,13 @@ def test_dropped_files_become_runs_with_outputs_and_messages(tmp_path):
         assert not (stack.outputs / bad["runId"]).exists()
 
         # the same bytes dropped again under the same name start no run
-        drop(stack.incoming, "sales.csv", GOOD)
+        drop_atomically(stack.incoming, "sales.csv", GOOD)
         time.sleep(15)  # several sensor ticks
-        assert len(runs_for(stack, "sales.csv")) == 1
+        assert len(stack.runs_of_file("sales.csv")) == 1
 
         # changed bytes do
-        drop(stack.incoming, "sales.csv", GOOD + "North,5,1,0\n")
+        drop_atomically(stack.incoming, "sales.csv", GOOD + "North,5,1,0\n")
         deadline = time.time() + 240
-        while len(runs_for(stack, "sales.csv")) < 2 and time.time() < deadline:
+        while len(stack.runs_of_file("sales.csv")) < 2 and time.time() < deadline:
             time.sleep(1)
-        assert len(runs_for(stack, "sales.csv")) == 2
+        assert len(stack.runs_of_file("sales.csv")) == 2

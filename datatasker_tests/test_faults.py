@@ -32,7 +32,14 @@ import datatasker_pipeline.assets as assets_module
 from datatasker_pipeline.assets import FILE_NAME_TAG, sales_assets
 from datatasker_pipeline.partitions import sales_files
 from datatasker_pipeline.resources import DataRoot
-from datatasker_tests.webserver_harness import JOB_NAME, LOCATION_NAME, REPO_ROOT, DagsterStack
+from datatasker_tests.webserver_harness import (
+    FINISHED,
+    JOB_NAME,
+    LOCATION_NAME,
+    REPO_ROOT,
+    DagsterStack,
+    drop_atomically,
+)
 
 SECRET = "s3cr3t-value-7f3a"
 SECRET_ENV = {
@@ -41,15 +48,7 @@ SECRET_ENV = {
 }
 GOOD = "region,revenue,quantity,discount\nEast,10,2,0.1\nWest,n/a,1,0\n"
 BAD = "region,product,revenue,quantity\nEast,x,1,1\n"
-FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
-RUNS_QUERY = """
-query Runs($tags: [ExecutionTag!]) {
-  runsOrError(filter: {tags: $tags}) {
-    ... on Runs { results { runId status tags { key value } } }
-  }
-}
-"""
 ALL_RUNS_QUERY = "{ runsOrError { ... on Runs { results { runId status } } } }"
 LOGS_QUERY = """
 query Logs($runId: ID!) {
@@ -81,21 +80,6 @@ mutation Launch($params: ExecutionParams!) {
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-
-
-def drop(incoming: Path, name: str, content: str | bytes | Path) -> None:
-    """Atomic drop: written under a .part name, then renamed."""
-    partial = incoming / f"{name}.part"
-    if isinstance(content, Path):
-        partial.write_bytes(content.read_bytes())
-    else:
-        partial.write_bytes(content.encode() if isinstance(content, str) else content)
-    os.replace(partial, incoming / name)
-
-
-def runs_for(stack: DagsterStack, file_name: str) -> list[dict]:
-    data = stack.graphql(RUNS_QUERY, {"tags": [{"key": FILE_NAME_TAG, "value": file_name}]})
-    return data["runsOrError"]["results"]
 
 
 def wait_until(predicate, timeout: float, what: str, stack: DagsterStack | None = None, interval: float = 1.0):
@@ -182,11 +166,11 @@ def big_file(tmp_path_factory) -> Path:
 @pytest.mark.timeout(1500)
 def test_kill_9_of_the_run_worker_fails_the_run_cleanly_and_a_rerun_succeeds(tmp_path, big_file):
     with DagsterStack(tmp_path, daemon=True, extra_env=SECRET_ENV) as stack:
-        drop(stack.incoming, "big.csv", big_file)
-        drop(stack.incoming, "bad.csv", BAD)  # (d): a failing file under the same secrets
+        drop_atomically(stack.incoming, "big.csv", big_file)
+        drop_atomically(stack.incoming, "bad.csv", BAD)  # (d): a failing file under the same secrets
 
         # Wait until this run is cleaning: its temporaries exist in its run folder.
-        run_id = wait_until(lambda: next((r["runId"] for r in runs_for(stack, "big.csv")), None), 300,
+        run_id = wait_until(lambda: next((r["runId"] for r in stack.runs_of_file("big.csv")), None), 300,
                             "the sensor to launch a run for big.csv", stack)
         out_dir = stack.outputs / run_id
 
@@ -219,7 +203,7 @@ def test_kill_9_of_the_run_worker_fails_the_run_cleanly_and_a_rerun_succeeds(tmp
             ["anomalies.csv", "cleaned.parquet", "region_summary.csv", "rejected_rows.csv"])
 
         # (d) the failing file failed with its message, and no secret appears anywhere.
-        bad = wait_until(lambda: [r for r in runs_for(stack, "bad.csv") if r["status"] in FINISHED], 180,
+        bad = wait_until(lambda: [r for r in stack.runs_of_file("bad.csv") if r["status"] in FINISHED], 180,
                          "bad.csv's run", stack)
         assert bad[0]["status"] == "FAILURE"
         wait_until(lambda: len(list((stack.data_dir / "failed").glob("*.json"))) >= 2, 120,
@@ -251,10 +235,10 @@ def test_daemon_restart_while_files_arrive_loses_and_repeats_nothing(tmp_path):
     contents = {name: csv_for(i) for i, name in enumerate(names)}
     with DagsterStack(tmp_path, daemon=True) as stack:
         for name in names[:3]:
-            drop(stack.incoming, name, contents[name])
+            drop_atomically(stack.incoming, name, contents[name])
 
         def finished(name):
-            return [r for r in runs_for(stack, name) if r["status"] in FINISHED]
+            return [r for r in stack.runs_of_file(name) if r["status"] in FINISHED]
 
         wait_until(lambda: all(finished(n) for n in names[:3]), 300, "runs for the first files", stack)
 
@@ -267,19 +251,19 @@ def test_daemon_restart_while_files_arrive_loses_and_repeats_nothing(tmp_path):
             daemon.wait(timeout=30)
         del stack.procs["daemon"]  # check_alive must not report the stopped daemon
         for name in names[3:6]:
-            drop(stack.incoming, name, contents[name])
+            drop_atomically(stack.incoming, name, contents[name])
         time.sleep(10)  # the outage: nobody is watching
-        assert all(not runs_for(stack, n) for n in names[3:6]), "runs launched while the daemon was down?"
+        assert all(not stack.runs_of_file(n) for n in names[3:6]), "runs launched while the daemon was down?"
 
         stack._spawn("daemon", stack.commands()["daemon"])
         for name in names[6:]:
-            drop(stack.incoming, name, contents[name])
+            drop_atomically(stack.incoming, name, contents[name])
         wait_until(lambda: all(finished(n) for n in names), 480, "a finished run for every file", stack, 2)
         time.sleep(20)  # several more sensor ticks: nothing may run twice
 
         counts = {}
         for name in names:
-            runs = runs_for(stack, name)
+            runs = stack.runs_of_file(name)
             counts[name] = [r["status"] for r in runs]
         assert all(statuses == ["SUCCESS"] for statuses in counts.values()), counts
         total = stack.graphql(ALL_RUNS_QUERY)["runsOrError"]["results"]

@@ -84,7 +84,7 @@ def test_200_files_in_bursts(deployment):
         for _ in range(burst):
             name = next(it)
             seed = int(name[5:9])
-            pgh.drop_file_atomically(incoming, name, pgh.sales_csv(seed=seed, rows=4 + seed % 7))
+            pgh.drop_atomically(incoming, name, pgh.sales_csv(seed=seed, rows=4 + seed % 7))
         end_pause = time.monotonic() + pause
         while time.monotonic() < end_pause:
             sample()

@@ -94,7 +94,7 @@ def test_materialize_pipeline_partition_and_read_back(pg_env, pg_instance):
 
     data_dir = pg_env["data_dir"]
     name = "pg_storage_sales.csv"
-    dropped = pgh.drop_file_atomically(data_dir / "incoming", name, pgh.sales_csv(seed=3))
+    dropped = pgh.drop_atomically(data_dir / "incoming", name, pgh.sales_csv(seed=3))
     # The sensor waits until a file has been still for a moment (half-copied
     # files); age it instead of sleeping.
     past = time.time() - 120

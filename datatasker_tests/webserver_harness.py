@@ -36,6 +36,14 @@ PROJECT_DAGSTER_YAML = REPO_ROOT / "dagster_home" / "dagster.yaml"
 PROJECT_WORKSPACE_YAML = REPO_ROOT / "workspace.yaml"
 LOCATION_NAME = "datatasker"
 JOB_NAME = "process_sales_file"
+FINISHED = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+RUNS_OF_FILE_QUERY = """
+query RunsOfFile($tags: [ExecutionTag!]) {
+  runsOrError(filter: {tags: $tags}) {
+    ... on Runs { results { runId status jobName creationTime startTime endTime tags { key value } } }
+  }
+}
+"""
 
 
 def free_port() -> int:
@@ -54,6 +62,19 @@ def executable(name: str) -> str:
     if not found:
         raise RuntimeError(f"cannot find the {name!r} executable next to {sys.executable} or on PATH")
     return found
+
+
+def drop_atomically(incoming: Path, name: str, content: str | bytes | Path) -> Path:
+    """Write ``<name>.part``, then rename it to ``name``: the sensor never sees half a file."""
+    incoming.mkdir(parents=True, exist_ok=True)
+    partial = incoming / f"{name}.part"
+    if isinstance(content, Path):
+        shutil.copyfile(content, partial)
+    else:
+        partial.write_bytes(content.encode() if isinstance(content, str) else content)
+    final = incoming / name
+    os.replace(partial, final)
+    return final
 
 
 class StackError(AssertionError):
@@ -273,6 +294,11 @@ class DagsterStack:
         if body.get("errors"):
             raise AssertionError(f"GraphQL errors: {body['errors']}")
         return body["data"]
+
+    def runs_of_file(self, file_name: str) -> list[dict]:
+        """Runs tagged with this dropped file's name, newest first."""
+        tags = [{"key": "datatasker/file_name", "value": file_name}]
+        return self.graphql(RUNS_OF_FILE_QUERY, {"tags": tags})["runsOrError"]["results"]
 
     # -- logs ------------------------------------------------------------------
     def log_tail(self, name: str, chars: int = 6000) -> str:

@@ -27,7 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from datatasker_tests.webserver_harness import FINISHED, DagsterStack, drop_atomically
+from datatasker_pipeline.testing.host import drop_atomically
+from datatasker_pipeline.testing.stack import DagsterStack
+from datatasker_pipeline.vocabulary import FINISHED_STATUSES as FINISHED
 
 RUNS = """
 query { runsOrError(filter: {pipelineName: "process_sales_file"}) {

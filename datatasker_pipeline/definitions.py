@@ -1,12 +1,13 @@
-"""The whole DataTasker system at a glance: one ``Definitions``."""
+"""The whole DataTasker system at a glance: one ``Definitions``, assembled from ``defs/``."""
 
 import dagster as dg
 
-from .assets import sales_assets
-from .jobs import process_sales_file
-from .resources import DataRoot
-from .schedules import nightly_retention, purge_old_results_job
-from .sensors import failed_file_sensor, incoming_csv_sensor
+from .defs.resources import DataRoot
+from .defs.retention.jobs import purge_old_results_job
+from .defs.retention.schedules import nightly_retention
+from .defs.sales.assets import sales_assets
+from .defs.sales.jobs import process_sales_file
+from .defs.sales.sensors import failed_file_sensor, incoming_csv_sensor
 
 defs = dg.Definitions(
     assets=sales_assets,
@@ -14,5 +15,7 @@ defs = dg.Definitions(
     sensors=[incoming_csv_sensor, failed_file_sensor],
     schedules=[nightly_retention],
     resources={"data_root": DataRoot()},
+    # One process for the whole run: a subprocess per step would cost more
+    # than the work itself on small files.
     executor=dg.in_process_executor,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +12,21 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from datatasker_pipeline.pipeline import process_file
-from datatasker_pipeline.resources import DataRoot
+from datatasker_pipeline.defs.resources import DataRoot
+from datatasker_pipeline.processing.pipeline import process_file
+from datatasker_pipeline.testing.postgres import server_description, server_problem
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``postgres`` need the server: skip without it, except in CI (``CI`` set), where they fail."""
+    if item.get_closest_marker("postgres") is None:
+        return
+    problem = server_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{server_description()} is unreachable and CI is set, so this is a failure: {problem}")
+    pytest.skip(f"{server_description()} is unreachable (CI not set, so skipping): {problem}")
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Housekeeping: deleting old results on a timetable."""

@@ -1,0 +1,202 @@
+"""The four assets of one dropped file: raw CSV -> cleaned rows -> region summary, anomaly report.
+
+Asset bodies are glue: they find their inputs, call the plain functions of
+``processing``, and attach what a person wants to see in the UI. Every output
+goes to ``<data root>/outputs/<run_id>/``, so the run ID leads from a result
+to its run record and back.
+"""
+
+# No `from __future__ import annotations` here: Dagster reads the context and
+# resource annotations of these functions when they are defined.
+from typing import Iterator
+
+import dagster as dg
+
+from ...processing.anomalies import write_anomaly_report
+from ...processing.errors import FileFailure, size_failure
+from ...processing.intake import RawFile, copy_raw_file, staged_raw_file
+from ...processing.options import load_options
+from ...processing.pipeline import CleaningResult, clean_file
+from ...processing.summary import write_region_summary
+from ...vocabulary import (
+    ANOMALIES_LABEL,
+    ASSET_GROUP,
+    CLEANED_LABEL,
+    ORIGIN_PROCESS,
+    ORIGIN_TAG,
+    REGION_SUMMARY_LABEL,
+    REJECTED_ROWS_LABEL,
+    REQUIRED_COLUMNS,
+    REVENUE_PER_UNIT,
+    SHA256_TAG,
+    SIZE_TAG,
+    SOURCE_ROW,
+    SUMMARY_COLUMNS,
+    Z_SCORE,
+)
+from ..resources import DataRoot
+from .checks import (
+    anomaly_rate_spec,
+    check_anomaly_rate,
+    check_cleaned_schema,
+    check_rows_conserved,
+    cleaned_schema_spec,
+    rows_conserved_spec,
+)
+from .config import SalesFileOptions
+from .failures import fail_for_people, failures_for_people
+from .metadata import column_schema, markdown_table, peak_rss_mb, revenue_chart, table
+from .partitions import sales_files
+
+
+def take_raw_copy(context: dg.AssetExecutionContext, data_root: DataRoot) -> RawFile:
+    """The run's own copy of the partition's file: staged by `datatasker process`, else copied from incoming/."""
+    key, run = context.partition_key, context.run
+    raw_dir = data_root.raw_for(run.run_id)
+    expected = run.tags.get(SHA256_TAG)
+    limit = data_root.limits.max_file_bytes
+    if run.tags.get(ORIGIN_TAG) == ORIGIN_PROCESS:
+        staged = staged_raw_file(raw_dir, key, expected) if expected else None
+        if staged is not None:
+            return staged
+        size = int(run.tags.get(SIZE_TAG) or 0)
+        if size > limit:  # `datatasker process` copies no file over the limit
+            with failures_for_people(context):
+                raise FileFailure(size_failure(size, limit))
+    source = data_root.incoming_file_for(key)
+    if source is None:
+        raise fail_for_people(
+            f"no file for partition {key!r} in {data_root.incoming}: it was moved or deleted "
+            "after it was dropped; drop it again to process it"
+        )
+    with failures_for_people(context):
+        raw = copy_raw_file(source, raw_dir, limit)
+    if expected and expected != raw.sha256:
+        context.log.warning(
+            f"{raw.original_name} changed after it was queued (sha256 {expected[:12]}... then, "
+            f"{raw.sha256[:12]}... now): processing the bytes copied now"
+        )
+    return raw
+
+
+@dg.asset(
+    partitions_def=sales_files,
+    group_name=ASSET_GROUP,
+    kinds={"csv"},
+    description="The dropped CSV file, copied byte for byte into raw/<run_id>/ with its sidecar; "
+    "content hash and size in metadata. Later steps read this copy, never the incoming file.",
+)
+def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output[RawFile]:
+    raw = take_raw_copy(context, data_root)
+    return dg.Output(
+        raw,
+        metadata={
+            "file_name": raw.original_name,
+            "sha256": raw.sha256,
+            "size_bytes": raw.size,
+            "raw_copy": dg.MetadataValue.path(str(raw.path)),
+            "sidecar": dg.MetadataValue.path(str(raw.sidecar)) if raw.sidecar else "none",
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=sales_files,
+    group_name=ASSET_GROUP,
+    kinds={"pandas", "parquet"},
+    check_specs=[rows_conserved_spec, cleaned_schema_spec],
+    metadata={"dagster/column_schema": column_schema([SOURCE_ROW, *REQUIRED_COLUMNS, REVENUE_PER_UNIT])},
+    description="Every record of the file, either cleaned (cleaned.parquet: typed, trimmed, revenue_per_unit "
+    "added) or rejected with a reason (rejected_rows.csv). Rules: the pandera model SalesRecordRules "
+    "(docs/data-contract.md). Options come from this asset's config over the file's sidecar.",
+)
+def cleaned_sales(
+    context: dg.AssetExecutionContext, config: SalesFileOptions, raw_csv: RawFile, data_root: DataRoot
+) -> Iterator[dg.Output[CleaningResult] | dg.AssetCheckResult]:
+    out_dir = data_root.outputs_for(context.run.run_id)
+    parsed = load_options(raw_csv.sidecar, config.given())
+
+    def progress(rows: int, seconds: float) -> None:
+        context.log.info(f"{rows:,} rows cleaned in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+
+    with failures_for_people(context, out_dir):
+        result = clean_file(raw_csv.path, out_dir, parsed, data_root.limits, on_progress=progress)
+    # Downstream assets get the whole result (paths, counts, the options in force).
+    yield dg.Output(
+        result,
+        metadata={
+            "dagster/row_count": result.rows_clean,
+            "rows_read": result.rows_read,
+            "rows_clean": result.rows_clean,
+            "rows_rejected": result.rows_rejected,
+            "rejected_by_reason": dg.MetadataValue.json(result.rejected_by_reason),
+            **{f"rejected_{reason}": count for reason, count in result.rejected_by_reason.items()},
+            "rows_per_second": round(result.rows_per_second, 1),
+            "seconds": round(result.seconds, 3),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "options": dg.MetadataValue.json(result.options.as_dict()),
+            CLEANED_LABEL: dg.MetadataValue.path(str(result.cleaned_path)),
+            REJECTED_ROWS_LABEL: dg.MetadataValue.path(str(result.rejected_path)),
+            "dagster/column_schema": column_schema([SOURCE_ROW, *result.columns, REVENUE_PER_UNIT]),
+        },
+    )
+    yield check_rows_conserved(result.rows_read, result.cleaned_path, result.rejected_path)
+    yield check_cleaned_schema(result.cleaned_path, result.columns)
+
+
+@dg.asset(
+    partitions_def=sales_files,
+    group_name=ASSET_GROUP,
+    kinds={"pandas", "csv"},
+    metadata={"dagster/column_schema": column_schema(list(SUMMARY_COLUMNS))},
+    description="region_summary.csv: one row per region of the clean rows, sorted by region (code-point order), "
+    "with row count, revenue sum and mean, quantity sum and mean discount.",
+)
+def region_summary(
+    context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
+) -> dg.MaterializeResult:
+    out_dir = data_root.outputs_for(context.run.run_id)
+    with failures_for_people(context):
+        summary, path = write_region_summary(cleaned_sales.cleaned_path, out_dir)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(summary),
+            "regions": len(summary),
+            "summary": table(summary),
+            "revenue_by_region": revenue_chart(summary),
+            REGION_SUMMARY_LABEL: dg.MetadataValue.path(str(path)),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=sales_files,
+    group_name=ASSET_GROUP,
+    kinds={"pandas", "csv"},
+    check_specs=[anomaly_rate_spec],
+    description="anomalies.csv: clean rows whose revenue per unit is above mean + k * std (sample std over all "
+    "clean rows of the file; k is the anomaly_k option), with z_score and threshold, sorted by source_row.",
+)
+def anomaly_report(
+    context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
+) -> dg.MaterializeResult:
+    out_dir = data_root.outputs_for(context.run.run_id)
+    with failures_for_people(context):
+        report = write_anomaly_report(cleaned_sales.cleaned_path, out_dir, cleaned_sales.options.anomaly_k)
+    rule = report.rule
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": report.count,
+            "anomalies": report.count,
+            "threshold": rule.threshold if rule else "none: fewer than two clean rows or no spread",
+            "mean_revenue_per_unit": rule.mean if rule else "n/a",
+            "std_revenue_per_unit": rule.std if rule else "n/a",
+            "anomaly_k": cleaned_sales.options.anomaly_k,
+            "top_anomalies": markdown_table(report.top[[SOURCE_ROW, "region", REVENUE_PER_UNIT, Z_SCORE]]),
+            ANOMALIES_LABEL: dg.MetadataValue.path(str(report.path)),
+        },
+        check_results=[check_anomaly_rate(report.count, cleaned_sales.rows_clean)],
+    )
+
+
+sales_assets = [raw_csv, cleaned_sales, region_summary, anomaly_report]

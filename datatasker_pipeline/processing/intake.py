@@ -1,0 +1,205 @@
+"""Dropped files: which ones count, what they are called, what their bytes are, and the run's copy.
+
+No Dagster here, and nothing heavier than the standard library: the client
+commands use these too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..vocabulary import CSV_SUFFIX, IN_PROGRESS_SUFFIXES
+from .errors import FileFailure, size_failure
+from .files import atomic_path
+from .options import sidecar_path
+
+HASH_BLOCK_BYTES = 1 << 20
+# Partition keys stay file-name safe: Dagster rejects "..." (its range
+# separator) and control characters, and keys appear in URLs and folder names.
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def partition_key_for(file_name: str) -> str:
+    """The partition key of a dropped file.
+
+    A plain name (letters, digits, ``.``, ``_``, ``-``) is its own key, so
+    ``sales.csv`` is partition ``sales.csv``. Any other name is reduced to
+    its safe characters plus a short hash of the full name, so two names
+    never share a key and the key is the same every time; the original name
+    is kept in run tags and metadata.
+    """
+    if _SAFE_KEY.fullmatch(file_name) and "..." not in file_name:
+        return file_name
+    stem = _UNSAFE_RUN.sub("_", file_name).replace("...", "_").strip("._-")[:80] or "file"
+    digest = hashlib.sha256(file_name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return f"{stem}-{digest}"
+
+
+def is_candidate(name: str) -> bool:
+    """A finished CSV drop: ``*.csv``, not hidden, not a .part/.tmp in progress."""
+    lower = name.lower()
+    return not name.startswith(".") and lower.endswith(CSV_SUFFIX) and not lower.endswith(IN_PROGRESS_SUFFIXES)
+
+
+def is_plain_file(path: Path) -> bool:
+    """A regular file that is not a symbolic link (a link could point anywhere on the machine)."""
+    return path.is_file() and not path.is_symlink()
+
+
+@dataclass(frozen=True)
+class DroppedFile:
+    """A candidate file as seen by one look at the incoming folder."""
+
+    name: str
+    path: Path
+    size: int
+    mtime_ns: int
+    sidecar_mtime_ns: int  # 0 when there is no sidecar
+
+    @property
+    def signature(self) -> list[int]:
+        """Cheap change detector: same signature, same bytes (assumed, not hashed)."""
+        return [self.size, self.mtime_ns, self.sidecar_mtime_ns]
+
+
+def scan_incoming(folder: Path) -> list[DroppedFile]:
+    """Candidate files in ``folder``, oldest first.
+
+    Symbolic links are skipped: only files actually placed in the data root
+    are processed.
+    """
+    if not folder.is_dir():
+        return []
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not is_candidate(entry.name) or entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+                continue
+            stat = entry.stat(follow_symlinks=False)
+            sidecar = sidecar_path(Path(entry.path))
+            try:
+                sidecar_stat = sidecar.lstat()
+                sidecar_mtime = sidecar_stat.st_mtime_ns if is_plain_file(sidecar) else 0
+            except FileNotFoundError:
+                sidecar_mtime = 0
+            found.append(DroppedFile(entry.name, Path(entry.path), stat.st_size, stat.st_mtime_ns, sidecar_mtime))
+    return sorted(found, key=lambda f: (f.mtime_ns, f.name))
+
+
+def file_for_partition(folder: Path, partition_key: str) -> Path | None:
+    """The regular file directly in ``folder`` whose partition key is ``partition_key``, if any.
+
+    Never a symbolic link, never a path the key spells (``../x``, ``/etc/x``:
+    such keys match no file name's key).
+    """
+    exact = folder / partition_key
+    if partition_key_for(partition_key) == partition_key and exact.parent == folder and is_plain_file(exact):
+        return exact
+    if not folder.is_dir():
+        return None
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False) and partition_key_for(entry.name) == partition_key:
+                return Path(entry.path)
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint_of(sha256: str, sidecar: Path | None) -> str:
+    """Identifies a file's bytes together with its sidecar's, from the file's SHA-256.
+
+    Changed options are a change too: the same CSV with a new sidecar is
+    processed again.
+    """
+    if sidecar is not None and is_plain_file(sidecar):
+        return fingerprint_from_hashes(sha256, sha256_of(sidecar))
+    return fingerprint_from_hashes(sha256, None)
+
+
+def fingerprint_from_hashes(sha256: str, sidecar_sha256: str | None) -> str:
+    if sidecar_sha256 is None:
+        return sha256[:32]
+    return hashlib.sha256((sha256 + sidecar_sha256).encode()).hexdigest()[:32]
+
+
+def content_fingerprint(path: Path) -> str:
+    """:func:`fingerprint_of` a file beside its sidecar (if any)."""
+    return fingerprint_of(sha256_of(path), sidecar_path(path))
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """The run's own copy of the dropped file and its sidecar."""
+
+    path: Path
+    original_name: str
+    sha256: str
+    size: int
+    sidecar: Path | None
+
+
+def copy_hashing(source: Path, target: Path) -> tuple[str, int]:
+    """Copy ``source`` to ``target`` (an open path, not placed atomically here); its SHA-256 and size."""
+    digest = hashlib.sha256()
+    copied = 0
+    with source.open("rb") as src, target.open("wb") as dst:
+        while block := src.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+            dst.write(block)
+            copied += len(block)
+    return digest.hexdigest(), copied
+
+
+def copy_raw_file(source: Path, destination_dir: Path, max_file_bytes: int, name: str | None = None) -> RawFile:
+    """Copy ``source`` (and its sidecar) into ``destination_dir`` as ``name``, hashing as it goes.
+
+    The size limit is checked first, so an oversized file is never copied.
+    The copy appears under its final name only when complete, read-only.
+    """
+    size = source.stat().st_size
+    if size > max_file_bytes:
+        raise FileFailure(size_failure(size, max_file_bytes))
+    target = destination_dir / (name or source.name)
+    with atomic_path(target) as partial:
+        sha256, copied = copy_hashing(source, partial)
+        os.chmod(partial, 0o444)
+    sidecar = sidecar_path(source)
+    sidecar_copy = None
+    if is_plain_file(sidecar):
+        sidecar_copy = sidecar_path(target)
+        with atomic_path(sidecar_copy) as partial:
+            shutil.copyfile(sidecar, partial)
+            os.chmod(partial, 0o444)
+    return RawFile(path=target, original_name=target.name, sha256=sha256, size=copied, sidecar=sidecar_copy)
+
+
+def staged_raw_file(folder: Path, partition_key: str, sha256: str) -> RawFile | None:
+    """A raw copy someone placed in the run's own raw folder before the run (``datatasker process``).
+
+    It was written atomically and hashed as it was copied, so it is taken as
+    it is: no second copy, no second hash.
+    """
+    staged = file_for_partition(folder, partition_key)
+    if staged is None:
+        return None
+    sidecar = sidecar_path(staged)
+    return RawFile(
+        path=staged,
+        original_name=staged.name,
+        sha256=sha256,
+        size=staged.stat().st_size,
+        sidecar=sidecar if is_plain_file(sidecar) else None,
+    )

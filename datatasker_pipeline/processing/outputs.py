@@ -1,0 +1,123 @@
+"""Writing result files: how numbers and text are written, and atomic placement.
+
+Every file is written under a temporary name in its final folder and renamed
+into place only when complete (:func:`~.files.atomic_path`), so a reader never
+sees half a result and a failed run leaves nothing that looks like one.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..vocabulary import NUMERIC_COLUMNS, REVENUE_PER_UNIT, SOURCE_ROW
+from .files import atomic_path
+from .reading.reference import csv_field_limit
+from .rules import plain_decimal_mask
+
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def format_float(value: float) -> str:
+    """Shortest text that reads back to the same 64-bit float."""
+    return repr(float(value))
+
+
+def guard_formulas(cells: pd.Series) -> pd.Series:
+    """Prefix ``'`` to text that a spreadsheet would run as a formula.
+
+    Text shaped like a plain decimal number (``-5``, ``+1e3``, also ``-1e309``:
+    the shape decides, not the value) is data, not a formula, and stays as it is.
+    """
+    cells = cells.astype("str")
+    risky = cells.str.startswith(FORMULA_PREFIXES)
+    if not risky.any():
+        return cells
+    risky &= ~plain_decimal_mask(cells)
+    return cells.where(~risky, "'" + cells)
+
+
+def format_frame(frame: pd.DataFrame, integer_columns: Sequence[str], number_columns: Sequence[str]) -> pd.DataFrame:
+    """Every cell as the text SPEC section 3 says it is written as."""
+    text = {}
+    for name in frame.columns:
+        column = frame[name]
+        if name in integer_columns:
+            text[name] = column.astype("int64").astype("str")
+        elif name in number_columns:
+            text[name] = pd.Series([format_float(v) for v in column.to_numpy()], dtype="str", index=frame.index)
+        else:
+            text[name] = guard_formulas(column)
+    return pd.DataFrame(text, index=frame.index)
+
+
+class CsvTableWriter:
+    """Streams formatted rows into one CSV file (UTF-8, no BOM, comma, header row)."""
+
+    def __init__(self, path: Path, header: Sequence[str], integer_columns=(), number_columns=()):
+        self._file = path.open("w", encoding="utf-8", newline="")
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer.writerow(header)
+        self._header = list(header)
+        self._integers = tuple(integer_columns)
+        self._numbers = tuple(number_columns)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if len(frame):
+            cells = format_frame(frame[self._header], self._integers, self._numbers)
+            self._writer.writerows(cells.itertuples(index=False, name=None))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def count_csv_records(path: Path) -> int:
+    """Data records of a CSV result file (the header not counted), whatever its cells' length."""
+    with path.open(encoding="utf-8", newline="") as f, csv_field_limit(sys.maxsize):
+        return max(sum(1 for _ in csv.reader(f)) - 1, 0)
+
+
+def write_csv(path: Path, frame: pd.DataFrame, integer_columns=(), number_columns=()) -> Path:
+    """Write one whole CSV result atomically."""
+    with atomic_path(path) as partial:
+        writer = CsvTableWriter(partial, list(frame.columns), integer_columns, number_columns)
+        try:
+            writer.write(frame)
+        finally:
+            writer.close()
+    return path
+
+
+def cleaned_arrow_schema(names: Iterable[str]) -> pa.Schema:
+    fields = [pa.field(SOURCE_ROW, pa.int64(), nullable=False)]
+    for name in names:
+        fields.append(pa.field(name, pa.float64() if name in NUMERIC_COLUMNS else pa.string(), nullable=False))
+    fields.append(pa.field(REVENUE_PER_UNIT, pa.float64(), nullable=False))
+    return pa.schema(fields)
+
+
+class ParquetTableWriter:
+    """Appends clean-row chunks to one parquet file as row groups."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self._schema = schema
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+
+    def write(self, frame: pd.DataFrame | pa.Table) -> None:
+        if len(frame):
+            if isinstance(frame, pa.Table):
+                table = frame.select(self._schema.names).cast(self._schema)
+            else:
+                table = pa.Table.from_pandas(frame[self._schema.names], schema=self._schema, preserve_index=False)
+            self._writer.write_table(table)
+
+    def close(self) -> None:
+        self._writer.close()
+

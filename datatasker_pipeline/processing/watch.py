@@ -1,0 +1,137 @@
+"""What the file-drop sensor decides on one tick, as a plain function of the folder and the cursor.
+
+No Dagster here: the sensor in ``defs/sales/sensors.py`` passes in its cursor,
+a way to ask the run database whether bytes were already processed, and the
+clock; it turns the new contents found into run requests. Tests drive the
+clock and the waiting explicitly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .intake import (
+    DroppedFile,
+    fingerprint_of,
+    partition_key_for,
+    scan_incoming,
+    sha256_of,
+)
+from .options import sidecar_path
+
+# A tick must finish well inside the 60 s sensor timeout: hash at most this
+# many bytes per tick and leave the rest for the next one.
+HASH_BUDGET_BYTES = 4 * 1024**3
+MAX_RUNS_PER_TICK = 500
+# Dagster's sensor daemon ticks at most every 5 s. A file dropped just before
+# a tick would otherwise wait a whole extra loop for the settle time to pass;
+# instead the tick waits (at most this long) and looks again.
+MAX_SETTLE_WAIT_SECONDS = 2.0
+
+# The cursor's record of one file: [size, mtime_ns, sidecar_mtime_ns, fingerprint].
+Handled = dict[str, list]
+
+
+@dataclass(frozen=True)
+class NewContent:
+    """A file whose bytes (with its sidecar) have not been processed: it needs a run."""
+
+    file: DroppedFile
+    partition_key: str
+    sha256: str
+    fingerprint: str
+
+
+@dataclass
+class TickPlan:
+    new: list[NewContent] = field(default_factory=list)
+    handled: Handled = field(default_factory=dict)  # the cursor to keep
+
+
+def seen_unchanged(dropped: DroppedFile, handled: Handled) -> bool:
+    """The cursor already has this file with this size and these mtimes: nothing to do."""
+    previous = handled.get(dropped.name)
+    return previous is not None and previous[:3] == dropped.signature
+
+
+def seconds_until_settled(listing: list[DroppedFile], handled: Handled, now_ns: int, settle_ns: int) -> float:
+    """How long until every new or changed file in ``listing`` has gone unmodified for the settle time.
+
+    0 when none is still within it. A file written to during the wait gets a
+    new mtime, so a second look after the wait still tells it apart.
+    """
+    youngest = max(
+        (max(f.mtime_ns, f.sidecar_mtime_ns) for f in listing if not seen_unchanged(f, handled)),
+        default=None,
+    )
+    if youngest is None:
+        return 0.0
+    return max(0.0, (youngest + settle_ns - now_ns) / 1e9)
+
+
+def run_key_for(partition_key: str, fingerprint: str) -> str:
+    """Dagster launches a run key once: a new key exactly when the bytes change."""
+    return f"{partition_key}:{fingerprint}"
+
+
+def _identify(dropped: DroppedFile, max_file_bytes: int) -> tuple[str, str]:
+    """(sha256, fingerprint) of a dropped file and its sidecar."""
+    if dropped.size > max_file_bytes:
+        # Not hashed (it could take minutes): its run fails at once with the size message.
+        marker = f"oversize-{dropped.size}-{dropped.mtime_ns}"
+        return marker, marker
+    sha256 = sha256_of(dropped.path)
+    return sha256, fingerprint_of(sha256, sidecar_path(dropped.path))
+
+
+def plan_tick(
+    folder: Path,
+    handled: Handled,
+    *,
+    settle_seconds: float,
+    max_file_bytes: int,
+    already_processed: Callable[[str, str], bool],
+    clock: Callable[[], int] = time.time_ns,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TickPlan:
+    """The files in ``folder`` whose bytes need a run, and the cursor to keep.
+
+    ``handled`` is the cursor of the previous tick. A file is taken once it
+    has gone unmodified for ``settle_seconds``; a tick that finds a younger
+    one waits for it (at most MAX_SETTLE_WAIT_SECONDS) and looks again.
+    ``already_processed(partition_key, fingerprint)`` asks the run database
+    whether a run for these bytes exists (e.g. from ``datatasker process``).
+    The cursor keeps only files still in the folder.
+    """
+    settle_ns = int(settle_seconds * 1e9)
+    listing, now_ns = scan_incoming(folder), clock()
+    wait = seconds_until_settled(listing, handled, now_ns, settle_ns)
+    if 0 < wait <= MAX_SETTLE_WAIT_SECONDS:
+        sleep(wait)
+        listing, now_ns = scan_incoming(folder), clock()
+
+    plan = TickPlan()
+    hashed_bytes = 0
+    for dropped in listing:
+        previous = handled.get(dropped.name)
+        if previous is not None:
+            plan.handled[dropped.name] = previous
+        if seen_unchanged(dropped, handled):
+            continue
+        if now_ns - max(dropped.mtime_ns, dropped.sidecar_mtime_ns) < settle_ns:
+            continue  # possibly still being written; look again next tick
+        if hashed_bytes > HASH_BUDGET_BYTES or len(plan.new) >= MAX_RUNS_PER_TICK:
+            break
+        sha256, fingerprint = _identify(dropped, max_file_bytes)
+        hashed_bytes += dropped.size
+        plan.handled[dropped.name] = [*dropped.signature, fingerprint]
+        if previous is not None and previous[3] == fingerprint:
+            continue  # touched or re-dropped with the same bytes
+        key = partition_key_for(dropped.name)
+        if already_processed(key, fingerprint):
+            continue
+        plan.new.append(NewContent(dropped, key, sha256, fingerprint))
+    return plan

@@ -1,0 +1,87 @@
+"""A temporary PostgreSQL database on the local server, for deployment and load tests and benchmarks.
+
+Connection of the *test* server (not the deployment's own settings):
+  DATATASKER_TEST_PG_HOST (127.0.0.1), DATATASKER_TEST_PG_PORT (5432),
+  DATATASKER_TEST_PG_USER (postgres), DATATASKER_TEST_PG_PASSWORD ("").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+
+PG_HOST = os.environ.get("DATATASKER_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("DATATASKER_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("DATATASKER_TEST_PG_USER", "postgres")
+PG_PASSWORD = os.environ.get("DATATASKER_TEST_PG_PASSWORD", "")
+
+
+def connect(dbname: str = "postgres"):
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=PG_HOST,
+        port=PG_PORT,
+        user=PG_USER,
+        password=PG_PASSWORD,
+        dbname=dbname,
+        connect_timeout=5,
+    )
+    conn.autocommit = True
+    return conn
+
+
+def server_problem() -> str | None:
+    """None when the server answers, otherwise why it does not."""
+    try:
+        conn = connect()
+    except Exception as exc:  # psycopg2.OperationalError and friends
+        return f"{type(exc).__name__}: {str(exc).strip()}"
+    conn.close()
+    return None
+
+
+def server_description() -> str:
+    return f"PostgreSQL at {PG_HOST}:{PG_PORT} as {PG_USER!r}"
+
+
+def require_postgres() -> None:
+    """A clear error when the server does not answer (tests skip or fail before getting here)."""
+    problem = server_problem()
+    if problem is not None:
+        raise RuntimeError(f"{server_description()} is unreachable: {problem}")
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str = "dt_test") -> Iterator[str]:
+    """Create an empty database `<prefix>_<uuid>` and drop it afterwards."""
+    require_postgres()
+    name = f"{prefix}_{uuid.uuid4().hex}"
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    try:
+        yield name
+    finally:
+        conn = connect()
+        try:
+            with conn.cursor() as cur:
+                # FORCE (PostgreSQL 13+) ends connections a killed process left behind.
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            conn.close()
+
+
+def database_exists(name: str) -> bool:
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            return cur.fetchone() is not None
+    finally:
+        conn.close()

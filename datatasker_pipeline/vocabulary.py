@@ -1,0 +1,137 @@
+"""Every name DataTasker's parts share, defined once (standard library only).
+
+The Dagster definitions, the data logic, the ``datatasker`` command and the
+GraphQL client all import their names from here: run tags, job, partition
+and asset names, the data root's folders, output file names, column sets,
+rejection reasons, option keys, environment variables and exit statuses.
+Importing this module costs nothing, so the light client can use it too.
+"""
+
+from __future__ import annotations
+
+# --- Dagster objects -------------------------------------------------------
+
+CODE_LOCATION = "datatasker"
+JOB_NAME = "process_sales_file"
+PARTITIONS_DEF_NAME = "sales_files"
+ASSET_GROUP = "sales"
+RAW_ASSET = "raw_csv"
+CLEANED_ASSET = "cleaned_sales"
+SUMMARY_ASSET = "region_summary"
+ANOMALY_ASSET = "anomaly_report"
+# The job's steps in execution order (one step per asset, in-process executor).
+STEP_KEYS = (RAW_ASSET, CLEANED_ASSET, SUMMARY_ASSET, ANOMALY_ASSET)
+# The per-file options are the config of this asset's op (launchpad, GraphQL run config).
+OPTIONS_OP = CLEANED_ASSET
+FILE_SENSOR = "incoming_csv_sensor"
+FAILURE_SENSOR = "failed_file_sensor"
+
+# --- Run tags ----------------------------------------------------------------
+
+PARTITION_TAG = "dagster/partition"  # Dagster's own: the partition a run is for
+FILE_NAME_TAG = "datatasker/file_name"  # the dropped file's original name
+# Content fingerprint of the file and its sidecar: the durable record that
+# these bytes (with these options) have been handled.
+FINGERPRINT_TAG = "datatasker/fingerprint"
+# SHA-256 of the file's bytes as whoever launched the run read them; raw_csv
+# warns when the bytes it takes differ.
+SHA256_TAG = "datatasker/sha256"
+# The file's size in bytes when the run was launched.
+SIZE_TAG = "datatasker/size_bytes"
+# Who launched the run: the sensor, `datatasker process`, `datatasker submit --remote`.
+ORIGIN_TAG = "datatasker/origin"
+ORIGIN_SENSOR = "sensor"
+ORIGIN_PROCESS = "process"
+ORIGIN_SUBMIT = "submit"
+
+# --- The data root -------------------------------------------------------------
+
+INCOMING_DIR = "incoming"  # files are dropped here
+RAW_DIR = "raw"  # raw/<run_id>/: the exact bytes a run read
+OUTPUTS_DIR = "outputs"  # outputs/<run_id>/: a run's results
+FAILED_DIR = "failed"  # failed/<run_id>.json: why a file failed
+RUN_FOLDER_KINDS = (RAW_DIR, OUTPUTS_DIR)
+SIDECAR_SUFFIX = ".json"  # <file>.csv.json holds the file's options
+CSV_SUFFIX = ".csv"
+# Atomic-drop convention: write under one of these (or a hidden name), then rename.
+IN_PROGRESS_SUFFIXES = (".part", ".tmp")
+
+# --- Output files -------------------------------------------------------------
+
+REGION_SUMMARY_FILE = "region_summary.csv"
+ANOMALIES_FILE = "anomalies.csv"
+REJECTED_ROWS_FILE = "rejected_rows.csv"
+CLEANED_FILE = "cleaned.parquet"
+# Metadata labels under which the assets record each output's path.
+REGION_SUMMARY_LABEL = "region_summary_csv"
+ANOMALIES_LABEL = "anomalies_csv"
+REJECTED_ROWS_LABEL = "rejected_rows_csv"
+CLEANED_LABEL = "cleaned_parquet"
+# The names `datatasker process --json` and `datatasker results` give the outputs,
+# with the file and the (asset, metadata label) each path is recorded under.
+RESULT_FILES = {
+    "region_summary": (REGION_SUMMARY_FILE, SUMMARY_ASSET, REGION_SUMMARY_LABEL),
+    "anomalies": (ANOMALIES_FILE, ANOMALY_ASSET, ANOMALIES_LABEL),
+    "rejected_rows": (REJECTED_ROWS_FILE, CLEANED_ASSET, REJECTED_ROWS_LABEL),
+    "cleaned": (CLEANED_FILE, CLEANED_ASSET, CLEANED_LABEL),
+}
+OUTPUT_FILE_NAMES = (REGION_SUMMARY_FILE, ANOMALIES_FILE, REJECTED_ROWS_FILE, CLEANED_FILE)
+
+# --- Columns -------------------------------------------------------------------
+
+REQUIRED_COLUMNS = ("region", "revenue", "quantity", "discount")  # rule 4 order
+NUMERIC_COLUMNS = ("revenue", "quantity", "discount")  # rules 5 and 7 order
+SOURCE_ROW = "source_row"
+REVENUE_PER_UNIT = "revenue_per_unit"
+Z_SCORE = "z_score"
+THRESHOLD = "threshold"
+# Columns the outputs add beside the file's own: a carried column may not be named so.
+ADDED_COLUMNS = (SOURCE_ROW, REVENUE_PER_UNIT, Z_SCORE, THRESHOLD)
+ANOMALY_EXTRA_COLUMNS = (REVENUE_PER_UNIT, Z_SCORE, THRESHOLD)
+SUMMARY_COLUMNS = ("region", "row_count", "revenue_sum", "revenue_mean", "quantity_sum", "discount_mean")
+REJECTED_COLUMNS = (SOURCE_ROW, "reason", "column", "value")
+
+# --- Rejection reasons, in the order the rules are applied ----------------------
+
+FIELD_COUNT = "field_count"
+MISSING_VALUE = "missing_value"
+NOT_A_NUMBER = "not_a_number"
+ZERO_QUANTITY = "zero_quantity"
+OUT_OF_RANGE = "out_of_range"
+DUPLICATE = "duplicate"
+# Rules 4-7: a record failing several is rejected for the first of these.
+CELL_RULE_ORDER = (MISSING_VALUE, NOT_A_NUMBER, ZERO_QUANTITY, OUT_OF_RANGE)
+REJECTION_REASONS = (FIELD_COUNT, *CELL_RULE_ORDER, DUPLICATE)
+
+# --- Options -------------------------------------------------------------------
+
+OPTION_KEYS = ("anomaly_k", "column_map", "fill_missing", "drop_duplicates", "delimiter", "encoding")
+DEFAULT_ANOMALY_K = 2.0
+
+# --- Limits (defaults of the data_root resource) ---------------------------------
+
+DEFAULT_MAX_FILE_BYTES = 2 * 1024**3
+DEFAULT_MAX_COLUMNS = 10_000
+DEFAULT_MAX_FIELD_CHARS = 16 * 1024**2
+
+# --- Environment -----------------------------------------------------------------
+
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
+DATA_DIR_ENV = "DATATASKER_DATA_DIR"
+MAX_FILE_BYTES_ENV = "DATATASKER_MAX_FILE_BYTES"
+URL_ENV = "DATATASKER_URL"
+DEFAULT_URL = "http://127.0.0.1:3000"
+
+# --- Exit statuses of the datatasker command ----------------------------------------
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the file (or the run) failed
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3  # the webserver does not answer
+EXIT_NOT_FOUND = 4  # no such run, or not in time
+EXIT_IN_PROGRESS = 5  # the run is still going
+
+# --- Run statuses, as Dagster names them ---------------------------------------------
+
+FINISHED_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+FAILED_STATUSES = frozenset({"FAILURE", "CANCELED"})

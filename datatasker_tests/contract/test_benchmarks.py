@@ -1,0 +1,118 @@
+"""Fast checks of the benchmark harness in benchmarks/ (issue 3).
+
+- the generator is deterministic: same seed -> same bytes, another seed -> other bytes;
+- the DuckDB baseline writes all four outputs with consistent counts, and
+  (when the SPEC oracle is importable) agrees with it on the generated file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.generate import generate  # noqa: E402
+
+pytestmark = pytest.mark.timeout(60)
+
+ROWS = 2_000
+
+
+def test_generator_is_deterministic(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    generate(ROWS, 7, str(a))
+    generate(ROWS, 7, str(b))
+    generate(ROWS, 8, str(c))
+    data = a.read_bytes()
+    assert data == b.read_bytes()
+    assert data != c.read_bytes()
+    lines = data.split(b"\n")
+    assert lines[0] == b" Region ,Revenue,quantity , DISCOUNT,product,channel"
+    # ROWS records + header (+ quoted line breaks) and a final newline
+    assert len(lines) >= ROWS + 2 and lines[-1] == b""
+    assert b"\r\n" not in data
+
+
+def test_generator_cli_crlf(tmp_path: Path) -> None:
+    from benchmarks.generate import main
+
+    out = tmp_path / "crlf.csv"
+    assert main(["--rows", "500", "--seed", "1", "--out", str(out), "--crlf"]) == 0
+    data = out.read_bytes()
+    assert data.count(b"\r\n") >= 501
+    assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_duckdb_job_writes_four_outputs(tmp_path: Path) -> None:
+    src = tmp_path / "sales.csv"
+    generate(ROWS, 11, str(src))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.duckdb_job", str(src), "--out-dir", str(out),
+         "--threads", "1"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    )
+    res = json.loads(proc.stdout)
+    assert res["status"] == "SUCCESS"
+    for key, name in [("region_summary", "region_summary.csv"), ("anomalies", "anomalies.csv"),
+                      ("rejected_rows", "rejected_rows.csv"), ("cleaned", "cleaned.parquet")]:
+        assert Path(res["outputs"][key]) == (out / name).resolve()
+        assert (out / name).is_file()
+    assert res["rows_read"] == ROWS
+    assert res["rows_read"] == res["rows_clean"] + res["rows_rejected"]
+    assert 0 < res["rows_rejected"] < ROWS // 10  # ~2.5 % defects
+
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    cleaned = pq.read_table(out / "cleaned.parquet")
+    rejected = pacsv.read_csv(out / "rejected_rows.csv")
+    summary = pacsv.read_csv(out / "region_summary.csv")
+    anomalies = pacsv.read_csv(out / "anomalies.csv")
+    assert cleaned.num_rows == res["rows_clean"]
+    assert rejected.num_rows == res["rows_rejected"]
+    assert anomalies.num_rows == res["anomalies"]
+    assert sum(summary.column("row_count").to_pylist()) == res["rows_clean"]
+    rows = sorted(cleaned.column("source_row").to_pylist() + rejected.column("source_row").to_pylist())
+    assert rows == list(range(1, ROWS + 1))
+    assert cleaned.column("source_row").to_pylist() == sorted(cleaned.column("source_row").to_pylist())
+    assert cleaned.column_names == ["source_row", "region", "revenue", "quantity", "discount",
+                                    "product", "channel", "revenue_per_unit"]
+
+
+def test_duckdb_job_agrees_with_spec_oracle(tmp_path: Path) -> None:
+    from benchmarks.duckdb_job import run
+    from datatasker_tests.harness.oracle import compare, load_outputs, run_oracle
+
+    # CRLF and ragged records exercise the quoted-line-break and field_count paths
+    src = tmp_path / "sales.csv"
+    generate(ROWS, 5, str(src), crlf=True, ragged_rate=0.005)
+    out = tmp_path / "out"
+    res = run(str(src), str(out), threads=1)
+    assert res["reader"] == "null_padding"  # the ragged records forced the fallback reader
+    oracle = run_oracle(src.read_bytes())
+    assert compare(oracle, load_outputs(out)) == []
+    assert res["rows_rejected"] == oracle.rows_rejected
+
+
+def test_run_compare_outputs_spots_a_difference(tmp_path: Path) -> None:
+    from benchmarks.duckdb_job import run
+    from benchmarks.run import compare_outputs
+
+    src = tmp_path / "sales.csv"
+    generate(500, 3, str(src))
+    a = run(str(src), str(tmp_path / "a"), threads=1)["outputs"]
+    b = run(str(src), str(tmp_path / "b"), threads=1)["outputs"]
+    assert compare_outputs(a, b) == []
+    rejected = Path(b["rejected_rows"])
+    lines = rejected.read_text(encoding="utf-8").splitlines(keepends=True)
+    rejected.write_text("".join(lines[:-1]), encoding="utf-8")  # drop the last rejected row
+    diffs = compare_outputs(a, b)
+    assert diffs and "rejected_rows" in diffs[0]

@@ -1,0 +1,184 @@
+"""The four assets through Dagster: outputs under the run ID, metadata, checks, failures."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import dagster as dg
+import pytest
+
+from datatasker_pipeline.definitions import defs
+from datatasker_pipeline.defs.resources import DataRoot
+from datatasker_pipeline.defs.sales.assets import sales_assets
+from datatasker_pipeline.defs.sales.outcomes import failure_message
+from datatasker_pipeline.processing.intake import copy_raw_file, sha256_of
+from datatasker_pipeline.vocabulary import JOB_NAME, ORIGIN_PROCESS, ORIGIN_SENSOR, ORIGIN_TAG, SHA256_TAG, SIZE_TAG
+
+CSV = (
+    "region,revenue,quantity,discount,product\n"
+    "East,100,2,0.1,Widget\n"
+    "West,n/a,1,0,Gadget\n"
+    "East,10,1,0,Widget\n"
+    "West,12,1,0,Gadget\n"
+    "East,11,1,0,Widget\n"
+    "West,9,1,0,Gadget\n"
+    "East,10,1,0,Widget\n"
+    "West,11,1,0,Gadget\n"
+    "East,12,1,0,Widget\n"
+    "West,10,1,0,Gadget\n"
+)
+
+
+def drop(data_root, name="sales.csv", content=CSV, sidecar=None):
+    (data_root.incoming / name).write_text(content)
+    if sidecar is not None:
+        (data_root.incoming / f"{name}.json").write_text(json.dumps(sidecar))
+    return name
+
+
+def materialize(instance, data_root, key, selection=None, run_config=None, tags=None):
+    if not instance.has_dynamic_partition("sales_files", key):
+        instance.add_dynamic_partitions("sales_files", [key])
+    return dg.materialize(
+        sales_assets,
+        selection=selection,
+        partition_key=key,
+        instance=instance,
+        resources={"data_root": data_root},
+        run_config=run_config,
+        raise_on_error=False,
+        tags=tags,
+    )
+
+
+def metadata(result, asset):
+    [materialization] = result.asset_materializations_for_node(asset)
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+
+
+def test_all_outputs_land_under_the_run_id(instance, data_root):
+    result = materialize(instance, data_root, drop(data_root))
+    assert result.success
+    out = data_root.root / "outputs" / result.run_id
+    assert sorted(p.name for p in out.iterdir()) == [
+        "anomalies.csv", "cleaned.parquet", "region_summary.csv", "rejected_rows.csv"
+    ]
+    raw = data_root.root / "raw" / result.run_id / "sales.csv"
+    assert raw.read_text() == CSV
+    # the run ID leads back to the run record
+    record = instance.get_run_by_id(result.run_id)
+    assert record.status == dg.DagsterRunStatus.SUCCESS and record.tags["dagster/partition"] == "sales.csv"
+
+
+def test_materialization_metadata_a_person_looks_at(instance, data_root):
+    result = materialize(instance, data_root, drop(data_root))
+    raw = metadata(result, "raw_csv")
+    assert raw["size_bytes"] == len(CSV) and len(raw["sha256"]) == 64
+    cleaned = metadata(result, "cleaned_sales")
+    assert (cleaned["rows_read"], cleaned["rows_clean"], cleaned["rows_rejected"]) == (10, 9, 1)
+    assert cleaned["rejected_by_reason"]["missing_value"] == 1
+    assert cleaned["rows_per_second"] > 0 and cleaned["peak_rss_mb"] > 0
+    summary = metadata(result, "region_summary")
+    assert [r.data["region"] for r in summary["summary"].records] == ["East", "West"]
+    assert "█" in summary["revenue_by_region"]
+    report = metadata(result, "anomaly_report")
+    assert report["anomalies"] == 1 and isinstance(report["threshold"], float)
+    assert "Widget" not in report["top_anomalies"] and "East" in report["top_anomalies"]
+
+
+def test_asset_checks_pass(instance, data_root):
+    result = materialize(instance, data_root, drop(data_root))
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["rows_conserved"].passed and evaluations["cleaned_matches_schema"].passed
+    # one anomaly in nine clean rows is above the 5 % rate: a warning, not a failed run
+    rate = evaluations["anomaly_rate"]
+    assert not rate.passed and rate.severity == dg.AssetCheckSeverity.WARN and result.success
+    assert rate.metadata["anomaly_rate"].value == pytest.approx(1 / 9)
+
+
+def test_whole_file_failure_is_the_step_failure_message(instance, data_root):
+    key = drop(data_root, "bad.csv", "region,product,revenue,quantity\nEast,x,1,1\n")
+    result = materialize(instance, data_root, key)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    expected = "missing required column(s): discount; found: region, product, revenue, quantity"
+    assert failure.step_failure_data.user_failure_data.description == expected
+    assert failure_message(result.all_events) == expected
+    assert not (data_root.root / "outputs" / result.run_id).exists()
+
+
+def test_run_config_overrides_the_sidecar_key_by_key(instance, data_root):
+    key = drop(data_root, sidecar={"anomaly_k": 100, "drop_duplicates": True})
+    result = materialize(
+        instance, data_root, key, run_config={"ops": {"cleaned_sales": {"config": {"anomaly_k": 0.5}}}}
+    )
+    options = metadata(result, "cleaned_sales")["options"]
+    assert options["anomaly_k"] == 0.5 and options["drop_duplicates"] is True
+
+
+def test_bad_option_in_run_config_fails_the_run_naming_it(instance, data_root):
+    result = materialize(
+        instance, data_root, drop(data_root), run_config={"ops": {"cleaned_sales": {"config": {"anomaly_k": "high"}}}}
+    )
+    assert failure_message(result.all_events) == 'option anomaly_k must be a number >= 0, got "high"'
+    unknown = materialize(
+        instance, data_root, drop(data_root), run_config={"ops": {"cleaned_sales": {"config": {"speed": 1}}}}
+    )
+    assert failure_message(unknown.all_events).startswith('unknown option "speed"')
+
+
+def test_missing_file_fails_clearly(instance, data_root):
+    result = materialize(instance, data_root, "gone.csv")
+    assert "no file for partition 'gone.csv'" in failure_message(result.all_events)
+
+
+def test_downstream_asset_rematerialized_alone_reads_the_earlier_cleaned_rows(instance, data_root):
+    key = drop(data_root)
+    first = materialize(instance, data_root, key)
+    again = materialize(instance, data_root, key, selection=["region_summary"])
+    assert again.success and again.run_id != first.run_id
+    first_summary = (data_root.root / "outputs" / first.run_id / "region_summary.csv").read_text()
+    assert (data_root.root / "outputs" / again.run_id / "region_summary.csv").read_text() == first_summary
+
+
+def test_oversized_file_fails_before_it_is_copied(instance, tmp_path):
+    (tmp_path / "incoming").mkdir()
+    data_root = DataRoot(path=str(tmp_path), max_file_bytes=10)
+    key = drop(data_root)
+    result = materialize(instance, data_root, key)
+    assert failure_message(result.all_events) == f"file is {len(CSV)} bytes; the limit is 10"
+    assert not (tmp_path / "raw" / result.run_id / key).exists()
+
+
+def test_the_raw_copy_records_the_bytes_and_warns_when_they_changed_after_the_run_was_requested(instance, data_root):
+    name = drop(data_root)
+    seen_by_sensor = sha256_of(data_root.incoming / name)
+    (data_root.incoming / name).write_text(CSV + "North,1,1,0,Gizmo\n")  # rewritten while the run waited
+    result = materialize(instance, data_root, name, tags={SHA256_TAG: seen_by_sensor, ORIGIN_TAG: ORIGIN_SENSOR})
+    assert result.success
+    raw = metadata(result, "raw_csv")
+    assert raw["sha256"] == sha256_of(data_root.incoming / name) != seen_by_sensor
+    warnings = [r.message for r in instance.all_logs(result.run_id) if "changed after it was queued" in (r.message or "")]
+    assert len(warnings) == 1
+    unchanged = materialize(instance, data_root, name, tags={SHA256_TAG: raw["sha256"]})
+    assert not [r for r in instance.all_logs(unchanged.run_id) if "changed after it was queued" in (r.message or "")]
+
+
+def test_a_copy_staged_by_datatasker_process_is_taken_as_it_is(instance, data_root):
+    """`datatasker process` copies the file into the run's raw folder itself: no second copy, no second hash."""
+    run_id = str(uuid.uuid4())
+    source = data_root.root / "elsewhere.csv"
+    source.write_text(CSV)
+    staged = copy_raw_file(source, data_root.raw_for(run_id), data_root.limits.max_file_bytes, name="sales.csv")
+    before = staged.path.stat()
+    tags = {ORIGIN_TAG: ORIGIN_PROCESS, SHA256_TAG: staged.sha256, SIZE_TAG: str(staged.size)}
+    instance.add_dynamic_partitions("sales_files", ["sales.csv"])
+    result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+        partition_key="sales.csv", instance=instance, resources={"data_root": data_root}, tags=tags, run_id=run_id
+    )
+    assert result.success
+    assert metadata(result, "raw_csv")["sha256"] == staged.sha256
+    after = staged.path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # the same file, untouched
+    assert not (data_root.incoming / "sales.csv").exists()  # nothing read from incoming/

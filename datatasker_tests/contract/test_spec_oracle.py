@@ -1,7 +1,7 @@
 """Unit tests of the SPEC oracle itself: one small inline CSV per SPEC rule.
 
 Each test shows the input next to the expected outcome so a reader can check
-the oracle against /work/shared/SPEC.md by eye.
+the oracle against the data contract (docs/data-contract.md) by eye.
 """
 
 from __future__ import annotations
@@ -258,6 +258,7 @@ def test_formula_guard_rules():
     assert guard("\tx") == "'\tx" and guard("\rx") == "'\rx"
     assert guard("-5") == "-5" and guard("+1e3") == "+1e3" and guard("-.5") == "-.5"
     assert guard("-") == "'-" and guard("-inf") == "'-inf"
+    assert guard("-1e309") == "-1e309"  # the pattern decides, whatever the value
     assert guard("a=b") == "a=b" and guard("") == ""
 
 
@@ -396,6 +397,16 @@ def test_fail_duplicate_names():
 
 def test_missing_checked_before_duplicate():
     assert fails("region,revenue,Revenue,quantity\n").error_kind == "missing_column"
+
+
+def test_fail_carried_column_named_like_an_added_one_after_duplicates():
+    r = fails("region,revenue,quantity,discount,z_score,source_row\nEast,1,1,0,a,b\n")
+    assert r.error_kind == "reserved_column" and r.error_facts == ["z_score", "source_row"]
+    assert "column_map" in r.error
+    assert fails("region,revenue,quantity,discount,z_score,z_score\n").error_kind == "duplicate_column"
+    assert ok("region,revenue,quantity,discount,Z_Score\n").error is None  # carried names compare exactly
+    mapped = ok("region,revenue,quantity,discount,threshold\n", {"column_map": {"threshold": "limit"}})
+    assert mapped.error is None
 
 
 @pytest.mark.parametrize("options,fact", [

@@ -261,7 +261,18 @@ def test_cell_longer_than_the_limit_fails_clearly(make_csv):
 
 def test_reserved_output_column_names_fail_clearly(make_csv):
     message = failure(make_csv("region,revenue,quantity,discount,source_row\n"))
-    assert message.startswith("column name(s) reserved for the outputs: source_row")
+    assert message == "column name(s) reserved for the outputs: source_row; rename them with column_map"
+
+
+def test_duplicate_names_are_reported_before_reserved_ones(make_csv):
+    message = failure(make_csv("region,revenue,quantity,discount,z_score,z_score\n"))
+    assert message == "duplicate column name(s) after mapping: z_score"
+
+
+def test_a_reserved_name_mapped_away_is_fine(make_csv):
+    layout, rows = records(make_csv("region,revenue,quantity,discount,threshold\nEast,1,1,0,9\n"),
+                           {"column_map": {"Threshold": "limit"}})
+    assert layout.names[-1] == "limit" and rows == [(1, ["East", "1", "1", "0", "9"])]
 
 
 def test_bom_constants_are_what_python_uses():

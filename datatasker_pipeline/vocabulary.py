@@ -29,6 +29,7 @@ FAILURE_SENSOR = "failed_file_sensor"
 # --- Run tags ----------------------------------------------------------------
 
 PARTITION_TAG = "dagster/partition"  # Dagster's own: the partition a run is for
+PARENT_RUN_TAG = "dagster/parent_run_id"  # Dagster's own, on a re-execution
 FILE_NAME_TAG = "datatasker/file_name"  # the dropped file's original name
 # Content fingerprint of the file and its sidecar: the durable record that
 # these bytes (with these options) have been handled.
@@ -46,11 +47,12 @@ ORIGIN_SUBMIT = "submit"
 
 # --- The data root -------------------------------------------------------------
 
-INCOMING_DIR = "incoming"  # files are dropped here
-RAW_DIR = "raw"  # raw/<run_id>/: the exact bytes a run read
+INCOMING_DIR = "incoming"  # files are dropped here; an inbox: only files waiting for a run
+RAW_DIR = "raw"  # raw/<run_id>/: the exact bytes a run read; processed files live here
+DUPLICATES_DIR = "duplicates"  # duplicates/<run_id>/: the same bytes dropped again after that run
 OUTPUTS_DIR = "outputs"  # outputs/<run_id>/: a run's results
 FAILED_DIR = "failed"  # failed/<run_id>.json: why a file failed
-RUN_FOLDER_KINDS = (RAW_DIR, OUTPUTS_DIR)
+RUN_FOLDER_KINDS = (RAW_DIR, OUTPUTS_DIR, DUPLICATES_DIR)
 SIDECAR_SUFFIX = ".json"  # <file>.csv.json holds the file's options
 CSV_SUFFIX = ".csv"
 # Atomic-drop convention: write under one of these (or a hidden name), then rename.

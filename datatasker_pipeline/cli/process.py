@@ -4,18 +4,17 @@ Both open the current Dagster instance (``$DAGSTER_HOME``, else the
 project's ``dagster_home/``) and import the definitions only when run, so
 ``datatasker --help`` and the client commands stay light.
 
-``process`` reads FILE once: it copies it into the run's own raw folder
-(``raw/<run_id>/``), hashing as it copies, and the run takes that copy as its
-raw input. Afterwards the copy is registered in ``incoming/`` as a hard link
-(a second copy only where the file system has no links), where the sensor
-finds a run for these bytes already and leaves it alone.
+``process`` reads FILE once: it copies it into the data root, into the run's
+own raw folder (``raw/<run_id>/``, where every processed file lives), hashing
+as it copies, and the run takes that copy as its raw input. A FILE already
+waiting in ``incoming/`` is moved there instead, like the sensor's runs do.
+The run is tagged with the content fingerprint, so the sensor never runs
+these bytes again.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,10 @@ from typing import Any
 from ..client.errors import UsageProblem
 from ..locations import ensure_dagster_home
 from ..processing.errors import FileFailure, message_for_people
-from ..processing.files import atomic_path, copy_atomically
-from ..processing.intake import (
-    RawFile,
-    copy_raw_file,
-    fingerprint_of,
-    is_plain_file,
-    partition_key_for,
-)
+from ..processing.files import copy_atomically
+from ..processing.intake import fingerprint_of, is_plain_file, partition_key_for
 from ..processing.options import sidecar_path
+from ..processing.raw_copies import copy_raw_file, take_dropped_file
 from ..vocabulary import (
     ANOMALY_ASSET,
     CLEANED_ASSET,
@@ -52,7 +46,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     process_parser = commands.add_parser(
         "process",
         help="process one file now, in this process",
-        description="Register FILE (copied into the data root if it lies elsewhere), run all four assets "
+        description="Copy FILE into the data root (raw/<run_id>/), run all four assets "
         "for its partition against the current Dagster instance ($DAGSTER_HOME) and print the result. "
         "Exit 0 on success, 1 when the file fails, 2 on bad usage.",
     )
@@ -100,33 +94,23 @@ def _ensure_partition(instance, key: str) -> None:
         instance.add_dynamic_partitions(sales_files.name, [key])
 
 
-def _stage(source: Path, raw_dir: Path, max_file_bytes: int) -> tuple[RawFile | None, dict[str, str]]:
-    """Copy FILE into the run's raw folder (the one copy, hashed as it goes) and the run's tags.
+def _stage(source: Path, incoming: Path, raw_dir: Path, max_file_bytes: int) -> dict[str, str]:
+    """Put FILE into the run's raw folder (the one copy, hashed as it goes) and give the run's tags.
 
     A file over the size limit is not copied: its run fails with the size message.
     """
     tags = {FILE_NAME_TAG: source.name, ORIGIN_TAG: ORIGIN_PROCESS, SIZE_TAG: str(source.stat().st_size)}
     try:
-        raw = copy_raw_file(source, raw_dir, max_file_bytes)
+        if source.parent == incoming:
+            raw = take_dropped_file(source, raw_dir, max_file_bytes, expected_sha256=None)
+        else:
+            raw = copy_raw_file(source, raw_dir, max_file_bytes)
     except FileFailure:
-        return None, tags
+        return tags
     tags[SHA256_TAG] = raw.sha256
     # The fingerprint tag tells the sensor these bytes (with these options) are handled.
     tags[FINGERPRINT_TAG] = fingerprint_of(raw.sha256, raw.sidecar)
-    return raw, tags
-
-
-def _register_in_incoming(raw: RawFile, incoming: Path) -> None:
-    """Put the run's copy into ``incoming/`` under its name: a hard link, no second copy of the bytes."""
-    for staged in (raw.sidecar, raw.path):  # the sidecar first: never the file without its options
-        if staged is None:
-            continue
-        target = incoming / staged.name
-        with atomic_path(target) as partial:
-            try:
-                os.link(staged, partial)
-            except OSError:  # no hard links across devices or on this file system
-                shutil.copyfile(staged, partial)
+    return tags
 
 
 def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
@@ -142,7 +126,7 @@ def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
     source = file.resolve()
     key = partition_key_for(source.name)
     run_id = str(uuid.uuid4())  # chosen here, so the run's raw folder can be filled before it starts
-    raw, tags = _stage(source, data_root.raw_for(run_id), data_root.limits.max_file_bytes)
+    tags = _stage(source, data_root.incoming, data_root.raw_for(run_id), data_root.limits.max_file_bytes)
     with dg.DagsterInstance.get() as instance:
         _ensure_partition(instance, key)
         # The same job the sensor launches, so CLI runs sit beside sensor runs in the UI.
@@ -154,9 +138,6 @@ def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
             tags=tags,
             raise_on_error=False,
         )
-    if raw is not None and source.parent != data_root.incoming:
-        _register_in_incoming(raw, data_root.incoming)
-
     out_dir = data_root.outputs_for(result.run_id)
     cleaned = materialization_metadata(result, CLEANED_ASSET)
     report = materialization_metadata(result, ANOMALY_ASSET)

@@ -23,12 +23,12 @@ from ..locations import default_data_dir
 from ..processing.files import staged_file
 from ..processing.intake import (
     content_fingerprint,
-    copy_hashing,
     fingerprint_from_hashes,
     partition_key_for,
     sha256_of,
 )
 from ..processing.options import sidecar_path
+from ..processing.raw_copies import copy_hashing
 from ..vocabulary import (
     EXIT_OK,
     FILE_NAME_TAG,

@@ -18,8 +18,10 @@ from ..vocabulary import (
     ANOMALY_ASSET,
     CLEANED_ASSET,
     FILE_NAME_TAG,
+    ORIGIN_TAG,
     PARTITION_TAG,
     RESULT_FILES,
+    SHA256_TAG,
     STEP_KEYS,
     SUMMARY_ASSET,
     SUMMARY_COLUMNS,
@@ -175,6 +177,20 @@ def run_summary(
         "error": error,
         "ui_url": f"{url}/runs/{run['runId']}" if url else None,
     }
+
+def file_run_row(run: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of ``datatasker status --file``: a run that processed the file, and how it went."""
+    tags = tags_dict(run)
+    return {
+        "run_id": run["runId"],
+        "status": run["status"],
+        "created_at": format_time(run.get("creationTime")),
+        "ended_at": format_time(run.get("endTime")),
+        "origin": tags.get(ORIGIN_TAG),
+        "partition": tags.get(PARTITION_TAG),
+        "sha256": tags.get(SHA256_TAG),
+    }
+
 
 def result_paths(run: Mapping[str, Any]) -> dict[str, str | None]:
     """``{region_summary, anomalies, rejected_rows, cleaned}`` -> path recorded by the run."""

@@ -82,7 +82,7 @@ RUNS_BY_TAGS_QUERY = """
 query DataTaskerRunsByTags($tags: [ExecutionTag!], $limit: Int) {
   runsOrError(filter: {tags: $tags}, limit: $limit) {
     __typename
-    ... on Runs { results { runId status creationTime tags { key value } } }
+    ... on Runs { results { runId status creationTime startTime endTime tags { key value } } }
     ... on InvalidPipelineRunsFilterError { message }
     ... on PythonError { message }
   }

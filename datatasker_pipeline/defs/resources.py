@@ -13,6 +13,7 @@ from ..processing.reading import ReadLimits
 from ..vocabulary import (
     DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_FIELD_CHARS,
+    DUPLICATES_DIR,
     FAILED_DIR,
     INCOMING_DIR,
     OUTPUTS_DIR,
@@ -23,10 +24,12 @@ from ..vocabulary import (
 class DataRoot(dg.ConfigurableResource):
     """The folder DataTasker works in.
 
-    ``incoming/`` is watched for dropped files, ``raw/<run_id>/`` keeps the
-    exact bytes each run read, ``outputs/<run_id>/`` holds each run's results
-    and ``failed/<run_id>.json`` says why a file failed. Nothing is ever
-    written outside this folder.
+    ``incoming/`` is watched for dropped files and holds only files waiting for
+    a run; ``raw/<run_id>/`` keeps the exact bytes each run read (a run moves
+    its file there); ``outputs/<run_id>/`` holds each run's results;
+    ``duplicates/<run_id>/`` the same bytes dropped again after that run; and
+    ``failed/<run_id>.json`` says why a file failed. Nothing is ever written
+    outside this folder.
     """
 
     path: str = Field(
@@ -69,6 +72,9 @@ class DataRoot(dg.ConfigurableResource):
 
     def raw_for(self, run_id: str) -> Path:
         return self._run_folder(RAW_DIR, run_id)
+
+    def duplicates_for(self, run_id: str) -> Path:
+        return self._run_folder(DUPLICATES_DIR, run_id)
 
     def _run_folder(self, kind: str, run_id: str) -> Path:
         """``<root>/<kind>/<run_id>``, refusing any run id that is not one plain folder name."""

@@ -1,4 +1,4 @@
-"""Dropped files: which ones count, what they are called, what their bytes are, and the run's copy.
+"""Dropped files: which ones count, what they are called, and what their bytes are.
 
 No Dagster here, and nothing heavier than the standard library: the client
 commands use these too.
@@ -9,13 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..vocabulary import CSV_SUFFIX, IN_PROGRESS_SUFFIXES
-from .errors import FileFailure, size_failure
-from .files import atomic_path
 from .options import sidecar_path
 
 HASH_BLOCK_BYTES = 1 << 20
@@ -138,68 +135,3 @@ def fingerprint_from_hashes(sha256: str, sidecar_sha256: str | None) -> str:
 def content_fingerprint(path: Path) -> str:
     """:func:`fingerprint_of` a file beside its sidecar (if any)."""
     return fingerprint_of(sha256_of(path), sidecar_path(path))
-
-
-@dataclass(frozen=True)
-class RawFile:
-    """The run's own copy of the dropped file and its sidecar."""
-
-    path: Path
-    original_name: str
-    sha256: str
-    size: int
-    sidecar: Path | None
-
-
-def copy_hashing(source: Path, target: Path) -> tuple[str, int]:
-    """Copy ``source`` to ``target`` (an open path, not placed atomically here); its SHA-256 and size."""
-    digest = hashlib.sha256()
-    copied = 0
-    with source.open("rb") as src, target.open("wb") as dst:
-        while block := src.read(HASH_BLOCK_BYTES):
-            digest.update(block)
-            dst.write(block)
-            copied += len(block)
-    return digest.hexdigest(), copied
-
-
-def copy_raw_file(source: Path, destination_dir: Path, max_file_bytes: int, name: str | None = None) -> RawFile:
-    """Copy ``source`` (and its sidecar) into ``destination_dir`` as ``name``, hashing as it goes.
-
-    The size limit is checked first, so an oversized file is never copied.
-    The copy appears under its final name only when complete, read-only.
-    """
-    size = source.stat().st_size
-    if size > max_file_bytes:
-        raise FileFailure(size_failure(size, max_file_bytes))
-    target = destination_dir / (name or source.name)
-    with atomic_path(target) as partial:
-        sha256, copied = copy_hashing(source, partial)
-        os.chmod(partial, 0o444)
-    sidecar = sidecar_path(source)
-    sidecar_copy = None
-    if is_plain_file(sidecar):
-        sidecar_copy = sidecar_path(target)
-        with atomic_path(sidecar_copy) as partial:
-            shutil.copyfile(sidecar, partial)
-            os.chmod(partial, 0o444)
-    return RawFile(path=target, original_name=target.name, sha256=sha256, size=copied, sidecar=sidecar_copy)
-
-
-def staged_raw_file(folder: Path, partition_key: str, sha256: str) -> RawFile | None:
-    """A raw copy someone placed in the run's own raw folder before the run (``datatasker process``).
-
-    It was written atomically and hashed as it was copied, so it is taken as
-    it is: no second copy, no second hash.
-    """
-    staged = file_for_partition(folder, partition_key)
-    if staged is None:
-        return None
-    sidecar = sidecar_path(staged)
-    return RawFile(
-        path=staged,
-        original_name=staged.name,
-        sha256=sha256,
-        size=staged.stat().st_size,
-        sidecar=sidecar if is_plain_file(sidecar) else None,
-    )

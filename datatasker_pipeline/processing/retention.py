@@ -1,10 +1,12 @@
 """Deleting old results: what Dagster's own retention setting does not cover (no Dagster here).
 
-Dagster's ``retention:`` purges only schedule and sensor ticks; run folders
-under ``outputs/`` and ``raw/`` grow until something deletes them
-(dagster-io/dagster#4100). A run folder is old when its run ended (or, with
-no run record, when the folder was last modified) more than ``max_age``
-seconds ago; anything younger is never touched.
+Dagster's ``retention:`` purges only schedule and sensor ticks; what the
+pipeline keeps per run grows until something deletes it
+(dagster-io/dagster#4100): ``outputs/<run_id>/``, ``raw/<run_id>/`` (the
+processed input files), ``duplicates/<run_id>/`` and ``failed/<run_id>.json``.
+A run's things are old when the run ended (or, with no run record, when they
+were last modified) more than ``max_age`` seconds ago; anything younger is
+never touched.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..vocabulary import RUN_FOLDER_KINDS
+from ..vocabulary import FAILED_DIR, RUN_FOLDER_KINDS
 
 
 @dataclass
@@ -35,7 +37,7 @@ def purge_old_run_folders(
     run_end_time: Callable[[str], float | None],
     now: float | None = None,
 ) -> PurgeReport:
-    """Remove ``outputs/<run_id>`` and ``raw/<run_id>`` of runs older than ``max_age_seconds``.
+    """Remove the run folders and failure records of runs older than ``max_age_seconds``.
 
     ``run_end_time(run_id)`` gives the run's end (epoch seconds) from the run
     database, or None when unknown (then the folder's mtime counts). A run
@@ -59,4 +61,16 @@ def purge_old_run_folders(
             report.removed_folders.append(folder)
             if folder.name not in report.removed_run_ids:
                 report.removed_run_ids.append(folder.name)
+    failed = data_root / FAILED_DIR
+    for record in sorted(failed.glob("*.json")) if failed.is_dir() else []:
+        if record.is_symlink() or record.name.startswith("."):
+            continue
+        ended = run_end_time(record.stem)
+        if now - (ended if ended is not None else record.stat().st_mtime) <= max_age_seconds:
+            continue
+        report.bytes_freed += record.stat().st_size
+        record.unlink()
+        report.removed_folders.append(record)
+        if record.stem not in report.removed_run_ids:
+            report.removed_run_ids.append(record.stem)
     return report

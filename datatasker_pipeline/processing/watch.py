@@ -45,9 +45,18 @@ class NewContent:
     fingerprint: str
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """A file whose bytes (with its sidecar) a run has already processed: it needs no run."""
+
+    file: DroppedFile
+    run_id: str  # the run that processed these bytes
+
+
 @dataclass
 class TickPlan:
     new: list[NewContent] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
     handled: Handled = field(default_factory=dict)  # the cursor to keep
 
 
@@ -93,7 +102,7 @@ def plan_tick(
     *,
     settle_seconds: float,
     max_file_bytes: int,
-    already_processed: Callable[[str, str], bool],
+    already_processed: Callable[[str, str], tuple[str, bool] | None],
     clock: Callable[[], int] = time.time_ns,
     sleep: Callable[[float], None] = time.sleep,
 ) -> TickPlan:
@@ -103,8 +112,11 @@ def plan_tick(
     has gone unmodified for ``settle_seconds``; a tick that finds a younger
     one waits for it (at most MAX_SETTLE_WAIT_SECONDS) and looks again.
     ``already_processed(partition_key, fingerprint)`` asks the run database
-    whether a run for these bytes exists (e.g. from ``datatasker process``).
-    The cursor keeps only files still in the folder.
+    for a run of these bytes (an earlier drop, ``datatasker process``, ``submit``)
+    and gives its ID and whether it has finished: then the file is a
+    duplicate; while that run has yet to take it, it is simply left alone. The cursor
+    keeps only files still in the folder, so its size follows the files
+    waiting there, not the history.
     """
     settle_ns = int(settle_seconds * 1e9)
     listing, now_ns = scan_incoming(folder), clock()
@@ -131,7 +143,11 @@ def plan_tick(
         if previous is not None and previous[3] == fingerprint:
             continue  # touched or re-dropped with the same bytes
         key = partition_key_for(dropped.name)
-        if already_processed(key, fingerprint):
+        earlier_run = already_processed(key, fingerprint)
+        if earlier_run:
+            run_id, finished = earlier_run
+            if finished:
+                plan.duplicates.append(Duplicate(dropped, run_id))
             continue
         plan.new.append(NewContent(dropped, key, sha256, fingerprint))
     return plan

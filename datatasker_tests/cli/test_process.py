@@ -48,8 +48,10 @@ def test_process_json_success(tmp_path, env):
     assert set(result["outputs"]) == {"region_summary", "anomalies", "rejected_rows", "cleaned"}
     for path in result["outputs"].values():
         assert Path(path).is_absolute() and Path(path).parent == run_folder and Path(path).is_file()
-    # registered: copied into the incoming area
-    assert (Path(env["DATATASKER_DATA_DIR"]) / "incoming" / "sales.csv").read_text() == GOOD
+    # copied once into the data root, where processed files live: the run's raw folder
+    assert (Path(env["DATATASKER_DATA_DIR"]) / "raw" / result["run_id"] / "sales.csv").read_text() == GOOD
+    assert not (Path(env["DATATASKER_DATA_DIR"]) / "incoming" / "sales.csv").exists()
+    assert source.read_text() == GOOD  # the original is left alone
 
 
 def test_process_json_failure_exit_1_with_the_message(tmp_path, env):

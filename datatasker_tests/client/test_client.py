@@ -434,3 +434,14 @@ def test_submit_of_a_missing_file_is_usage(capsys, tmp_path):
     code = main(["submit", str(tmp_path / "absent.csv"), "--url", "http://127.0.0.1:9"])
     assert code == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_a_file_run_row_says_when_and_by_which_run_a_file_was_processed():
+    from datatasker_pipeline.client.answers import file_run_row
+
+    run = {"runId": "r9", "status": "SUCCESS", "creationTime": 0.0, "endTime": 60.0, "tags": [
+        {"key": "datatasker/origin", "value": "sensor"}, {"key": "dagster/partition", "value": "sales.csv"},
+        {"key": "datatasker/sha256", "value": "ab" * 32}]}
+    row = file_run_row(run)
+    assert (row["run_id"], row["status"], row["origin"], row["partition"]) == ("r9", "SUCCESS", "sensor", "sales.csv")
+    assert row["ended_at"] == c.format_time(60.0) and row["sha256"] == "ab" * 32

@@ -12,8 +12,17 @@ from datatasker_pipeline.definitions import defs
 from datatasker_pipeline.defs.resources import DataRoot
 from datatasker_pipeline.defs.sales.assets import sales_assets
 from datatasker_pipeline.defs.sales.outcomes import failure_message
-from datatasker_pipeline.processing.intake import copy_raw_file, sha256_of
-from datatasker_pipeline.vocabulary import JOB_NAME, ORIGIN_PROCESS, ORIGIN_SENSOR, ORIGIN_TAG, SHA256_TAG, SIZE_TAG
+from datatasker_pipeline.processing.intake import sha256_of
+from datatasker_pipeline.processing.raw_copies import copy_raw_file
+from datatasker_pipeline.vocabulary import (
+    JOB_NAME,
+    ORIGIN_PROCESS,
+    ORIGIN_SENSOR,
+    ORIGIN_TAG,
+    PARENT_RUN_TAG,
+    SHA256_TAG,
+    SIZE_TAG,
+)
 
 CSV = (
     "region,revenue,quantity,discount,product\n"
@@ -142,27 +151,60 @@ def test_downstream_asset_rematerialized_alone_reads_the_earlier_cleaned_rows(in
     assert (data_root.root / "outputs" / again.run_id / "region_summary.csv").read_text() == first_summary
 
 
-def test_oversized_file_fails_before_it_is_copied(instance, tmp_path):
+def test_oversized_file_fails_without_being_read_and_leaves_the_inbox(instance, tmp_path):
     (tmp_path / "incoming").mkdir()
     data_root = DataRoot(path=str(tmp_path), max_file_bytes=10)
     key = drop(data_root)
+    inode = (data_root.incoming / key).stat().st_ino
     result = materialize(instance, data_root, key)
     assert failure_message(result.all_events) == f"file is {len(CSV)} bytes; the limit is 10"
-    assert not (tmp_path / "raw" / result.run_id / key).exists()
+    assert (tmp_path / "raw" / result.run_id / key).stat().st_ino == inode  # moved there, not copied
+    assert not (data_root.incoming / key).exists()
+    assert not (tmp_path / "outputs" / result.run_id).exists()
 
 
-def test_the_raw_copy_records_the_bytes_and_warns_when_they_changed_after_the_run_was_requested(instance, data_root):
+def test_a_run_moves_its_file_out_of_the_inbox_into_its_raw_folder(instance, data_root):
+    key = drop(data_root, sidecar={"anomaly_k": 3})
+    inode = (data_root.incoming / key).stat().st_ino
+    result = materialize(instance, data_root, key)
+    assert result.success
+    raw = data_root.root / "raw" / result.run_id
+    assert sorted(p.name for p in raw.iterdir()) == [key, f"{key}.json"]
+    assert (raw / key).stat().st_ino == inode and (raw / key).read_text() == CSV  # a rename: no copy
+    assert list(data_root.incoming.iterdir()) == []
+
+
+def test_a_run_takes_only_the_bytes_it_was_requested_for(instance, data_root):
     name = drop(data_root)
     seen_by_sensor = sha256_of(data_root.incoming / name)
-    (data_root.incoming / name).write_text(CSV + "North,1,1,0,Gizmo\n")  # rewritten while the run waited
+    (data_root.incoming / name).write_text(CSV + "North,1,1,0,Gizmo\n")  # replaced while the run waited
     result = materialize(instance, data_root, name, tags={SHA256_TAG: seen_by_sensor, ORIGIN_TAG: ORIGIN_SENSOR})
-    assert result.success
-    raw = metadata(result, "raw_csv")
-    assert raw["sha256"] == sha256_of(data_root.incoming / name) != seen_by_sensor
-    warnings = [r.message for r in instance.all_logs(result.run_id) if "changed after it was queued" in (r.message or "")]
-    assert len(warnings) == 1
-    unchanged = materialize(instance, data_root, name, tags={SHA256_TAG: raw["sha256"]})
-    assert not [r for r in instance.all_logs(unchanged.run_id) if "changed after it was queued" in (r.message or "")]
+    assert not result.success
+    assert failure_message(result.all_events).startswith(f"{name} was replaced after this run was requested")
+    assert (data_root.incoming / name).exists()  # the new version waits for a run of its own
+    newer = sha256_of(data_root.incoming / name)
+    again = materialize(instance, data_root, name, tags={SHA256_TAG: newer, ORIGIN_TAG: ORIGIN_SENSOR})
+    assert again.success and metadata(again, "raw_csv")["sha256"] == newer
+
+
+def test_a_re_execution_reads_its_parent_runs_bytes(instance, data_root):
+    key = drop(data_root)
+    first = materialize(instance, data_root, key)
+    drop(data_root, content=CSV.replace("Widget", "Other"))  # a newer version is waiting meanwhile
+    again = materialize(instance, data_root, key, tags={PARENT_RUN_TAG: first.run_id})
+    assert again.success
+    assert metadata(again, "raw_csv")["sha256"] == metadata(first, "raw_csv")["sha256"]
+    assert (data_root.incoming / key).exists()  # the waiting version is left for its own run
+
+
+def test_a_partition_launched_by_hand_reads_the_newest_earlier_copy(instance, data_root):
+    key = drop(data_root)
+    first = materialize(instance, data_root, key)
+    by_hand = materialize(instance, data_root, key)  # nothing waiting in incoming/: no sha256 tag either
+    assert by_hand.success
+    assert metadata(by_hand, "raw_csv")["sha256"] == metadata(first, "raw_csv")["sha256"]
+    from_sensor = materialize(instance, data_root, key, tags={SHA256_TAG: "0" * 64, ORIGIN_TAG: ORIGIN_SENSOR})
+    assert failure_message(from_sensor.all_events).startswith(f"no file for partition {key!r}")
 
 
 def test_a_copy_staged_by_datatasker_process_is_taken_as_it_is(instance, data_root):

@@ -75,12 +75,12 @@ def test_identical_bytes_dropped_again_start_no_run(sensor, data_root):
 def test_the_same_bytes_under_another_name_are_another_file(sensor, data_root, instance):
     from datatasker_pipeline.definitions import defs
 
-    first = drop(data_root, "monday.csv")
+    drop(data_root, "monday.csv")
     [request] = sensor.tick().run_requests
     defs.resolve_job_def("process_sales_file").execute_in_process(
         partition_key="monday.csv", instance=instance, resources={"data_root": data_root}, tags=request.tags
     )
-    drop(data_root, "tuesday.csv", first.read_text())
+    drop(data_root, "tuesday.csv", CSV)
     assert [r.partition_key for r in sensor.tick().run_requests] == ["tuesday.csv"]
 
 
@@ -162,3 +162,43 @@ def test_failed_runs_are_recorded_for_operators(instance, data_root):
     record = json.loads((data_root.root / "failed" / f"{result.run_id}.json").read_text())
     assert record["file_name"] == "bad.csv" and record["partition"] == "bad.csv"
     assert record["error"] == "missing required column(s): discount; found: region, product, revenue, quantity"
+
+
+def test_a_tick_costs_what_the_waiting_files_cost_not_the_history(instance, data_root, tmp_path):
+    """100,000 processed files (their partitions, their raw copies) do not make a tick slower or its cursor bigger.
+
+    Built cheaply: the partitions are added in one call and the raw copies are
+    empty files, as 100,000 runs would have left them; no run is executed.
+    """
+    rounds = iter(range(10))
+
+    def timed_tick(sensor: Sensor) -> tuple[float, int]:
+        round_ = next(rounds)
+        for name in ("waiting-1.csv", "waiting-2.csv"):
+            drop(data_root, name, CSV + f"{name},{round_},1,0\n")  # new bytes every round
+        started = time.perf_counter()
+        result = sensor.tick()
+        elapsed = time.perf_counter() - started
+        assert sorted(r.partition_key for r in result.run_requests) == ["waiting-1.csv", "waiting-2.csv"]
+        for name in ("waiting-1.csv", "waiting-2.csv"):  # their runs take them out of the inbox
+            (data_root.incoming / name).unlink()
+        return elapsed, len(result.cursor)
+
+    empty_seconds, empty_cursor = timed_tick(Sensor(instance, data_root))
+
+    keys = [f"processed-{i:06d}.csv" for i in range(100_000)]
+    instance.add_dynamic_partitions("sales_files", keys)
+    for i in range(100):
+        folder = data_root.root / "raw" / f"run-{i:03d}"
+        folder.mkdir(parents=True)
+        for key in keys[i * 1000:(i + 1) * 1000]:
+            (folder / key).touch()
+    sensor = Sensor(instance, data_root)
+    timed_tick(sensor)  # warm the instance's caches as the first tick above did
+    for name in ("waiting-1.csv", "waiting-2.csv"):
+        instance.delete_dynamic_partition("sales_files", name)
+    history_seconds, history_cursor = timed_tick(sensor)
+
+    assert history_cursor == empty_cursor and history_cursor < 600  # two waiting files' entries, nothing else
+    assert history_seconds < 3 * empty_seconds + 0.5, (history_seconds, empty_seconds)
+    assert sensor.tick().cursor == '{"files":{}}'  # once the waiting files are taken, nothing is kept

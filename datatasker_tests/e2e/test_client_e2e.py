@@ -136,12 +136,11 @@ def test_submit_wait_drops_atomically_and_follows_the_run(stack, good_run):
     assert progress, result.stderr
     assert "\r" not in result.stderr
     assert progress[-1].startswith(f"run {run_id}: SUCCESS, 4/4 steps done")
-    # The file and its sidecar (--config) are in incoming/, no partial left behind.
-    incoming = sorted(p.name for p in stack.incoming.iterdir())
-    assert "good_sales.csv" in incoming and "good_sales.csv.json" in incoming
-    assert not [n for n in incoming if n.startswith(".")], incoming
-    assert json.loads((stack.incoming / "good_sales.csv.json").read_text()) == {"anomaly_k": 1}
-    assert (stack.incoming / "good_sales.csv").read_text() == GOOD_CSV
+    # The file and its sidecar (--config) went through incoming/ into the run's raw folder; no partial left.
+    raw = stack.data_dir / "raw" / run_id
+    assert not [p.name for p in stack.incoming.iterdir() if p.name.startswith(("good_sales", "."))]
+    assert json.loads((raw / "good_sales.csv.json").read_text()) == {"anomaly_k": 1}
+    assert (raw / "good_sales.csv").read_text() == GOOD_CSV
     # Outputs under outputs/<run_id>/.
     assert sorted(p.name for p in (stack.outputs / run_id).iterdir()) == [
         "anomalies.csv", "cleaned.parquet", "region_summary.csv", "rejected_rows.csv",
@@ -354,11 +353,15 @@ query RunStatus($runId: ID!) {
 }"""
 
 
-def _copy_with_sidecar(stack: DagsterStack, name: str) -> None:
-    """The good run's file and sidecar under a new name: same fingerprint, so the sensor
-    (which skips bytes a run already carries) leaves the launch to the test."""
-    shutil.copyfile(stack.incoming / "good_sales.csv.json", stack.incoming / f"{name}.json")
-    shutil.copyfile(stack.incoming / "good_sales.csv", stack.incoming / f".{name}.part")
+def _copy_with_sidecar(stack: DagsterStack, good_run_id: str, name: str) -> None:
+    """The good run's file and sidecar (from its raw folder) dropped under a new name.
+
+    The sensor may launch its own run for it too; whichever run starts first
+    takes the file, and the other reads that run's raw copy of the same bytes.
+    """
+    raw = stack.data_dir / "raw" / good_run_id
+    shutil.copyfile(raw / "good_sales.csv.json", stack.incoming / f"{name}.json")
+    shutil.copyfile(raw / "good_sales.csv", stack.incoming / f".{name}.part")
     (stack.incoming / f".{name}.part").rename(stack.incoming / name)
 
 
@@ -396,10 +399,10 @@ def _metadata(run: dict, asset: str) -> dict:
 def test_readme_raw_graphql_flow(stack, good_run):
     """addDynamicPartition + launchRun with run config + poll runOrError, with plain requests.
 
-    The file (and sidecar) are the good run's under a new name, so the sensor
-    leaves it to this launch; the run config's anomaly_k 3 overrides the sidecar's 1.
+    The file (and sidecar) are the good run's under a new name; the run
+    config's anomaly_k 3 overrides the sidecar's 1.
     """
-    _copy_with_sidecar(stack, "graphql_flow.csv")
+    _copy_with_sidecar(stack, good_run["run_id"], "graphql_flow.csv")
     url = stack.url
     selector = _repository(stack)
 
@@ -441,7 +444,7 @@ def test_readme_raw_graphql_flow(stack, good_run):
 
 def test_submit_remote_launches_by_partition(stack, good_run):
     """--remote: the file is already in the deployment's incoming folder; launch it by partition key."""
-    _copy_with_sidecar(stack, "remote_copy.csv")
+    _copy_with_sidecar(stack, good_run["run_id"], "remote_copy.csv")
     result = cli(stack, "submit", "remote_copy.csv", "--remote", "--config", '{"anomaly_k": 0.5}', "--wait",
                  "--wait-timeout", WAIT_TIMEOUT)
     assert result.returncode == 0, _explain(result, stack)

@@ -285,7 +285,7 @@ def events_of(result, event_type):
 
 
 def test_transient_os_error_is_retried_with_backoff_and_jitter(tmp_path, instance, monkeypatch):
-    real_copy = assets_module.copy_raw_file
+    real_copy = assets_module.take_dropped_file
     calls = []
 
     def flaky_copy(*args, **kwargs):
@@ -294,7 +294,7 @@ def test_transient_os_error_is_retried_with_backoff_and_jitter(tmp_path, instanc
             raise OSError(5, "Input/output error (injected)")
         return real_copy(*args, **kwargs)
 
-    monkeypatch.setattr(assets_module, "copy_raw_file", flaky_copy)
+    monkeypatch.setattr(assets_module, "take_dropped_file", flaky_copy)
     result = materialize(instance, tmp_path / "root", "flaky.csv", GOOD)
     assert result.success
     retries = events_of(result, dg.DagsterEventType.STEP_UP_FOR_RETRY)
@@ -314,7 +314,7 @@ def test_jitter_differs_between_attempts(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(random, "uniform", lambda a, b: (seen.append((a, b)), b)[1])
     with dg.instance_for_test() as instance:
-        monkeypatch.setattr(assets_module, "copy_raw_file", lambda *a, **k: (_ for _ in ()).throw(OSError("flaky")))
+        monkeypatch.setattr(assets_module, "take_dropped_file", lambda *a, **k: (_ for _ in ()).throw(OSError("flaky")))
         result = materialize(instance, tmp_path / "root", "always.csv", GOOD)
     assert not result.success
     waits = [e.event_specific_data.seconds_to_wait for e in events_of(result, dg.DagsterEventType.STEP_UP_FOR_RETRY)]
@@ -345,9 +345,9 @@ def test_secrets_never_reach_failure_messages_or_logs(tmp_path, instance, monkey
                 materialize(instance, root, "nul.csv", GOOD + "\x00"),
                 materialize(instance, root, "opt.csv", GOOD.replace("East", '"East'))]
     # an unexpected error (not a FileFailure) and exhausted transient retries
-    monkeypatch.setattr(assets_module, "copy_raw_file", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
+    monkeypatch.setattr(assets_module, "take_dropped_file", lambda *a, **k: (_ for _ in ()).throw(OSError("disk gone")))
     failures.append(materialize(instance, root, "io.csv", GOOD))
-    monkeypatch.setattr(assets_module, "copy_raw_file", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(assets_module, "take_dropped_file", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     failures.append(materialize(instance, root, "boom.csv", GOOD))
     assert not any(r.success for r in failures)
     texts = []

@@ -5,12 +5,16 @@ Marked ``e2e``: it starts real Dagster processes and waits for sensor ticks.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import pytest
 
 from datatasker_pipeline.testing.host import drop_atomically
 from datatasker_pipeline.testing.stack import DagsterStack
+from datatasker_pipeline.vocabulary import CODE_LOCATION, FILE_SENSOR
 from datatasker_pipeline.vocabulary import FINISHED_STATUSES as FINISHED
 
 pytestmark = pytest.mark.e2e
@@ -67,9 +71,17 @@ def test_dropped_files_become_runs_with_outputs_and_messages(tmp_path):
         assert failure["failureMetadata"]["description"] == expected
         assert not (stack.outputs / bad["runId"]).exists()
 
-        # the same bytes dropped again under the same name start no run
+        # the run took its file out of the inbox
+        assert (stack.data_dir / "raw" / good["runId"] / "sales.csv").read_text() == GOOD
+        assert not (stack.incoming / "sales.csv").exists() and not (stack.incoming / "bad.csv").exists()
+
+        # the same bytes dropped again under the same name start no run: they are set aside
         drop_atomically(stack.incoming, "sales.csv", GOOD)
-        time.sleep(15)  # several sensor ticks
+        set_aside = stack.data_dir / "duplicates" / good["runId"] / "sales.csv"
+        deadline = time.time() + 120
+        while not set_aside.exists() and time.time() < deadline:
+            time.sleep(1)
+        assert set_aside.read_text() == GOOD and not (stack.incoming / "sales.csv").exists()
         assert len(stack.runs_of_file("sales.csv")) == 1
 
         # changed bytes do
@@ -78,3 +90,43 @@ def test_dropped_files_become_runs_with_outputs_and_messages(tmp_path):
         while len(stack.runs_of_file("sales.csv")) < 2 and time.time() < deadline:
             time.sleep(1)
         assert len(stack.runs_of_file("sales.csv")) == 2
+
+
+SENSOR_CURSOR_QUERY = """
+query Cursor($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    ... on Sensor { sensorState { typeSpecificData { ... on SensorData { lastCursor } } ticks(limit: 1) { cursor } } }
+  }
+}
+"""
+
+
+def stored_cursor(stack: DagsterStack) -> str:
+    selector = {"repositoryLocationName": CODE_LOCATION, "repositoryName": "__repository__", "sensorName": FILE_SENSOR}
+    state = stack.graphql(SENSOR_CURSOR_QUERY, {"selector": selector})["sensorOrError"]["sensorState"]
+    return state["typeSpecificData"]["lastCursor"] or ""
+
+
+def test_the_stored_cursor_does_not_grow_with_the_files_processed(tmp_path):
+    """Three batches of ten files: after each, the sensor's stored cursor is back to empty."""
+    with DagsterStack(tmp_path, daemon=True) as stack:
+        sizes = []
+        for batch in range(3):
+            names = [f"b{batch}-{i:02d}.csv" for i in range(10)]
+            for name in names:
+                drop_atomically(stack.incoming, name, GOOD + f"{name},1,1,0\n")
+            runs = [wait_for_finished_run(stack, name) for name in names]
+            assert all(run["status"] == "SUCCESS" for run in runs)
+            deadline = time.time() + 60
+            while (list(stack.incoming.iterdir()) or stored_cursor(stack) != '{"files":{}}') and time.time() < deadline:
+                time.sleep(1)
+            sizes.append(len(stored_cursor(stack)))
+        assert list(stack.incoming.iterdir()) == []
+        assert sizes == [len('{"files":{}}')] * 3, sizes
+        status = subprocess.run(
+            [sys.executable, "-m", "datatasker_pipeline.cli", "status", "--file", "b1-03.csv", "--json"],
+            env=stack.client_env(), capture_output=True, text=True, timeout=120,
+        )
+        assert status.returncode == 0, status.stderr
+        [run] = json.loads(status.stdout)["runs"]
+        assert run["status"] == "SUCCESS" and run["origin"] == "sensor" and run["partition"] == "b1-03.csv"

@@ -28,6 +28,7 @@ What happens to each kind of name (also in docs/guarantees.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -43,10 +44,10 @@ from datatasker_pipeline.defs.sales.partitions import sales_files
 from datatasker_pipeline.defs.sales.sensors import incoming_csv_sensor
 from datatasker_pipeline.processing.failure_records import write_failure_record
 from datatasker_pipeline.processing.intake import (
-    copy_raw_file,
     partition_key_for,
     scan_incoming,
 )
+from datatasker_pipeline.processing.raw_copies import copy_raw_file
 from datatasker_pipeline.vocabulary import (
     FILE_NAME_TAG,
     ORIGIN_PROCESS,
@@ -269,7 +270,8 @@ def test_process_tags_on_a_launched_run_never_lead_outside_the_root(layout, inst
     root, outside = layout
     (root / "incoming" / "t.csv").write_text(CSV)
     instance.add_dynamic_partitions(sales_files.name, ["t.csv"])
-    tags = {ORIGIN_TAG: ORIGIN_PROCESS, SHA256_TAG: "0" * 64, SIZE_TAG: "12", FILE_NAME_TAG: file_name}
+    sha256 = hashlib.sha256(CSV.encode()).hexdigest()
+    tags = {ORIGIN_TAG: ORIGIN_PROCESS, SHA256_TAG: sha256, SIZE_TAG: "12", FILE_NAME_TAG: file_name}
     result = dg.materialize(sales_assets, partition_key="t.csv", instance=instance, raise_on_error=False,
                             resources={"data_root": DataRoot(path=str(root))}, tags=tags)
     assert result.success  # nothing staged in its raw folder: it took the partition's own file
@@ -358,10 +360,9 @@ def test_cli_copies_a_file_from_elsewhere_under_its_base_name_only(cli_env, tmp_
     code, outcome = run_cli(capsys, *args)
     assert code == 0 and outcome["status"] == "SUCCESS", outcome
     assert outcome["partition"] == partition_key_for(name)
-    assert sorted(os.listdir(root / "incoming")) == sorted([name, name + ".json"])
-    assert (root / "incoming" / name).read_text() == CSV
-    assert sorted(os.listdir(root / "raw" / outcome["run_id"])) == sorted([name, name + ".json"])
-    assert set(os.listdir(root)) == {"incoming", "raw", "outputs"}
+    raw = root / "raw" / outcome["run_id"]
+    assert sorted(os.listdir(raw)) == sorted([name, name + ".json"]) and (raw / name).read_text() == CSV
+    assert set(os.listdir(root)) == {"raw", "outputs"}
     for path in outcome["outputs"].values():
         assert Path(path).parent == root / "outputs" / outcome["run_id"]
     created_outside_root = {p for p in tree(tmp_path) - before if not p.startswith(("root", "home"))}
@@ -377,14 +378,14 @@ def test_cli_relative_dotdot_path_and_leading_dash_without_separator(cli_env, tm
     monkeypatch.chdir(tmp_path / "a" / "b")
     code, outcome = run_cli(capsys, "../../x.csv")
     assert code == 0, outcome
-    assert os.listdir(root / "incoming") == ["x.csv"]
+    assert os.listdir(root / "raw" / outcome["run_id"]) == ["x.csv"]
     # "-x.csv" looks like an option: a usage error (exit 2), nothing registered or written
     monkeypatch.chdir(tmp_path)
     code, outcome = run_cli(capsys, "-x.csv")
     assert code == 2 and outcome is None
-    assert os.listdir(root / "incoming") == ["x.csv"]
+    assert len(os.listdir(root / "raw")) == 1
     code, outcome = run_cli(capsys, "./-x.csv")
-    assert code == 0 and sorted(os.listdir(root / "incoming")) == ["-x.csv", "x.csv"]
+    assert code == 0 and os.listdir(root / "raw" / outcome["run_id"]) == ["-x.csv"]
 
 
 def test_cli_file_that_is_a_symlink_is_taken_under_its_target_name(cli_env, tmp_path, capsys):
@@ -393,8 +394,8 @@ def test_cli_file_that_is_a_symlink_is_taken_under_its_target_name(cli_env, tmp_
     (tmp_path / "alias.csv").symlink_to(tmp_path / "real-name.csv")
     code, outcome = run_cli(capsys, str(tmp_path / "alias.csv"))
     assert code == 0, outcome
-    assert os.listdir(root / "incoming") == ["real-name.csv"]
-    assert not (root / "incoming" / "real-name.csv").is_symlink()
+    raw = root / "raw" / outcome["run_id"]
+    assert os.listdir(raw) == ["real-name.csv"] and not (raw / "real-name.csv").is_symlink()
 
 
 def test_cli_config_values_are_not_paths(cli_env, tmp_path, capsys):

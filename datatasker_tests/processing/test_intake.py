@@ -9,11 +9,11 @@ import pytest
 from datatasker_pipeline.processing.errors import FileFailure
 from datatasker_pipeline.processing.intake import (
     content_fingerprint,
-    copy_raw_file,
     is_candidate,
     scan_incoming,
     sha256_of,
 )
+from datatasker_pipeline.processing.raw_copies import copy_raw_file
 
 
 @pytest.mark.parametrize(

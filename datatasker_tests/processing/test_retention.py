@@ -1,22 +1,17 @@
-"""Retention: old run folders go, young ones and running ones stay, and it says what it removed."""
+"""Retention: old run folders and failure records go, young ones and running ones stay."""
 
 from __future__ import annotations
 
 import os
 import time
 
-import dagster as dg
-
-from datatasker_pipeline.defs.resources import DataRoot
-from datatasker_pipeline.defs.retention.jobs import purge_old_results_job
-from datatasker_pipeline.defs.retention.schedules import nightly_retention
 from datatasker_pipeline.processing.retention import purge_old_run_folders
 
 DAY = 86400
 
 
-def make_run_folders(root, run_id, age_days):
-    for kind in ("outputs", "raw"):
+def make_run_folders(root, run_id, age_days, kinds=("outputs", "raw")):
+    for kind in kinds:
         folder = root / kind / run_id
         folder.mkdir(parents=True)
         (folder / "f.csv").write_text("x" * 10)
@@ -43,21 +38,17 @@ def test_run_end_time_wins_over_folder_mtime(tmp_path):
     assert report.removed_run_ids == []
 
 
-def test_the_retention_job_removes_old_results_and_optionally_runs(tmp_path):
-    with dg.instance_for_test() as instance:
-        make_run_folders(tmp_path, "not-a-run", 60)
-        make_run_folders(tmp_path, "fresh", 1)
-        result = purge_old_results_job.execute_in_process(
-            instance=instance,
-            resources={"data_root": DataRoot(path=str(tmp_path))},
-            run_config={"ops": {"purge_old_results": {"config": {"max_age_days": 30, "delete_runs": True}}}},
-        )
-        assert result.success
-        assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["fresh"]
-        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
-        assert any("1 run folder(s) removed" in m for m in messages)
-
-
-def test_schedule_runs_nightly_by_default():
-    assert nightly_retention.cron_schedule == "17 3 * * *"
-    assert nightly_retention.default_status == dg.DefaultScheduleStatus.RUNNING
+def test_duplicates_and_failure_records_of_old_runs_go_too(tmp_path):
+    make_run_folders(tmp_path, "old", 40, kinds=("raw", "duplicates"))
+    make_run_folders(tmp_path, "young", 5, kinds=("raw", "duplicates"))
+    (tmp_path / "failed").mkdir()
+    for run_id, age in (("old", 40), ("young", 5), ("no-record", 31)):
+        record = tmp_path / "failed" / f"{run_id}.json"
+        record.write_text("{}")
+        past = time.time() - age * DAY
+        os.utime(record, (past, past))
+    ends = {"old": time.time() - 40 * DAY, "young": time.time() - 5 * DAY}
+    report = purge_old_run_folders(tmp_path, 30 * DAY, ends.get)
+    assert sorted(report.removed_run_ids) == ["no-record", "old"]
+    assert sorted(p.name for p in (tmp_path / "duplicates").iterdir()) == ["young"]
+    assert sorted(p.name for p in (tmp_path / "failed").iterdir()) == ["young.json"]

@@ -48,13 +48,15 @@ def drop(folder, name: str, mtime_ns: int, content: str = CSV):
     return path
 
 
-def tick(folder, clock: FakeClock, handled=None, settle_seconds=0.5, processed=()):
+def tick(folder, clock: FakeClock, handled=None, settle_seconds=0.5, processed=None):
+    """``processed`` maps (partition key, fingerprint) to (run ID, finished) as the run database answers."""
+    processed = processed or {}
     return plan_tick(
         folder,
         handled or {},
         settle_seconds=settle_seconds,
         max_file_bytes=1 << 30,
-        already_processed=lambda key, fingerprint: (key, fingerprint) in processed,
+        already_processed=lambda key, fingerprint: processed.get((key, fingerprint)),
         clock=clock.clock,
         sleep=clock.sleep,
     )
@@ -133,8 +135,13 @@ def test_the_cursor_keeps_only_files_still_there_and_skips_what_it_saw(incoming)
     assert second.new == [] and list(second.handled) == ["b.csv"]
 
 
-def test_bytes_the_run_database_already_has_start_no_run(incoming):
+def test_bytes_a_finished_run_processed_are_a_duplicate(incoming):
     path = drop(incoming, "sales.csv", T0 - 5 * SECOND)
-    processed = {("sales.csv", content_fingerprint(path))}
-    plan = tick(incoming, FakeClock(), processed=processed)
-    assert plan.new == [] and "sales.csv" in plan.handled
+    plan = tick(incoming, FakeClock(), processed={("sales.csv", content_fingerprint(path)): ("run-1", True)})
+    assert plan.new == [] and [(d.file.name, d.run_id) for d in plan.duplicates] == [("sales.csv", "run-1")]
+
+
+def test_bytes_a_queued_run_will_take_are_left_to_it(incoming):
+    path = drop(incoming, "sales.csv", T0 - 5 * SECOND)
+    plan = tick(incoming, FakeClock(), processed={("sales.csv", content_fingerprint(path)): ("run-1", False)})
+    assert plan.new == [] and plan.duplicates == [] and "sales.csv" in plan.handled

@@ -16,7 +16,10 @@ class RetentionConfig(dg.Config):
     )
 
 
-@dg.op(description="Delete outputs/<run_id>/ and raw/<run_id>/ of runs older than max_age_days; log what went.")
+@dg.op(
+    description="Delete outputs/, raw/ and duplicates/<run_id>/ and failed/<run_id>.json of runs older than "
+    "max_age_days; log what went."
+)
 def purge_old_results(context: dg.OpExecutionContext, config: RetentionConfig, data_root: DataRoot) -> None:
     instance = context.instance
 
@@ -36,7 +39,8 @@ def purge_old_results(context: dg.OpExecutionContext, config: RetentionConfig, d
                 instance.delete_run(run_id)
                 context.log.info(f"deleted run {run_id}")
     context.log.info(
-        f"retention: {len(report.removed_run_ids)} run folder(s) removed, {report.bytes_freed:,} bytes freed"
+        f"retention: {len(report.removed_folders)} folder(s) and record(s) of {len(report.removed_run_ids)} run(s) "
+        f"removed, {report.bytes_freed:,} bytes freed"
     )
 
 

@@ -14,9 +14,9 @@ import dagster as dg
 
 from ...processing.anomalies import write_anomaly_report
 from ...processing.errors import FileFailure, size_failure
-from ...processing.intake import RawFile, copy_raw_file, staged_raw_file
 from ...processing.options import load_options
 from ...processing.pipeline import CleaningResult, clean_file
+from ...processing.raw_copies import RawFile, copy_raw_file, earlier_raw_file, staged_raw_file, take_dropped_file
 from ...processing.summary import write_region_summary
 from ...vocabulary import (
     ANOMALIES_LABEL,
@@ -24,6 +24,8 @@ from ...vocabulary import (
     CLEANED_LABEL,
     ORIGIN_PROCESS,
     ORIGIN_TAG,
+    PARENT_RUN_TAG,
+    PARTITION_TAG,
     REGION_SUMMARY_LABEL,
     REJECTED_ROWS_LABEL,
     REQUIRED_COLUMNS,
@@ -50,41 +52,49 @@ from .partitions import sales_files
 
 
 def take_raw_copy(context: dg.AssetExecutionContext, data_root: DataRoot) -> RawFile:
-    """The run's own copy of the partition's file: staged by `datatasker process`, else copied from incoming/."""
-    key, run = context.partition_key, context.run
-    raw_dir = data_root.raw_for(run.run_id)
-    expected = run.tags.get(SHA256_TAG)
-    limit = data_root.limits.max_file_bytes
-    if run.tags.get(ORIGIN_TAG) == ORIGIN_PROCESS:
-        staged = staged_raw_file(raw_dir, key, expected) if expected else None
-        if staged is not None:
-            return staged
-        size = int(run.tags.get(SIZE_TAG) or 0)
-        if size > limit:  # `datatasker process` copies no file over the limit
-            with failures_for_people(context):
-                raise FileFailure(size_failure(size, limit))
-    source = data_root.incoming_file_for(key)
-    if source is None:
-        raise fail_for_people(
-            f"no file for partition {key!r} in {data_root.incoming}: it was moved or deleted "
-            "after it was dropped; drop it again to process it"
-        )
+    """The run's own copy of the partition's file, from the first place that has the bytes this run is for.
+
+    A copy ``datatasker process`` staged in the run's raw folder; for a
+    re-execution, the parent run's raw copy; the file waiting in incoming/
+    (moved out of it); else the newest earlier run's raw copy of the same
+    bytes (of any bytes, for a run launched by hand without a sha256 tag).
+    """
+    key, tags = context.partition_key, context.run.tags
+    raw_dir = data_root.raw_for(context.run.run_id)
+    expected, limit = tags.get(SHA256_TAG), data_root.limits.max_file_bytes
     with failures_for_people(context):
-        raw = copy_raw_file(source, raw_dir, limit)
-    if expected and expected != raw.sha256:
-        context.log.warning(
-            f"{raw.original_name} changed after it was queued (sha256 {expected[:12]}... then, "
-            f"{raw.sha256[:12]}... now): processing the bytes copied now"
-        )
-    return raw
+        if tags.get(ORIGIN_TAG) == ORIGIN_PROCESS:
+            staged = staged_raw_file(raw_dir, key, expected) if expected else None
+            if staged is not None:
+                return staged
+            size = int(tags.get(SIZE_TAG) or 0)
+            if size > limit:  # `datatasker process` copies no file over the limit
+                raise FileFailure(size_failure(size, limit))
+        if PARENT_RUN_TAG in tags:
+            parent_copy = earlier_raw_file([data_root.raw_for(tags[PARENT_RUN_TAG])], key)
+            if parent_copy is not None:
+                return copy_raw_file(parent_copy, raw_dir, limit)
+        source = data_root.incoming_file_for(key)
+        if source is not None:
+            return take_dropped_file(source, raw_dir, limit, expected)
+        # Another run took the file first (a launch by hand racing the sensor): its copy has the bytes.
+        runs = context.instance.get_run_records(filters=dg.RunsFilter(tags={PARTITION_TAG: key}), limit=20)
+        folders = (data_root.raw_for(r.dagster_run.run_id) for r in runs if r.dagster_run.run_id != context.run.run_id)
+        earlier = earlier_raw_file(folders, key, sha256=expected)
+        if earlier is not None:
+            return copy_raw_file(earlier, raw_dir, limit)
+    raise fail_for_people(
+        f"no file for partition {key!r}: nothing waiting in {data_root.incoming} and no earlier raw copy "
+        "of these bytes; drop the file again to process it"
+    )
 
 
 @dg.asset(
     partitions_def=sales_files,
     group_name=ASSET_GROUP,
     kinds={"csv"},
-    description="The dropped CSV file, copied byte for byte into raw/<run_id>/ with its sidecar; "
-    "content hash and size in metadata. Later steps read this copy, never the incoming file.",
+    description="The dropped CSV file, moved out of incoming/ into raw/<run_id>/ with its sidecar (read-only); "
+    "content hash and size in metadata. Later steps read this copy.",
 )
 def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output[RawFile]:
     raw = take_raw_copy(context, data_root)

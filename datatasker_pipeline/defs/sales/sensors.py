@@ -8,6 +8,7 @@ import json
 import dagster as dg
 
 from ...processing.failure_records import write_failure_record
+from ...processing.raw_copies import set_aside_duplicate
 from ...processing.watch import plan_tick, run_key_for
 from ...vocabulary import (
     FAILURE_SENSOR,
@@ -18,6 +19,7 @@ from ...vocabulary import (
     ORIGIN_TAG,
     PARTITION_TAG,
     SHA256_TAG,
+    SIZE_TAG,
 )
 from ..resources import DataRoot
 from .jobs import process_sales_file
@@ -31,18 +33,24 @@ from .partitions import sales_files
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=1,
     description="Watches <data root>/incoming/ for *.csv files. Launches one run per new file and per "
-    "changed content; the same bytes under the same name never run twice. Hidden files and .part/.tmp "
-    "names are ignored until renamed, and a file is taken once unmodified for settle_seconds.",
+    "changed content; the run moves the file into raw/<run_id>/. The same bytes dropped again under the "
+    "same name start no run and are moved to duplicates/<run_id>/. Hidden files and .part/.tmp names are "
+    "ignored until renamed, and a file is taken once unmodified for settle_seconds.",
 )
 def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot) -> dg.SensorResult:
-    # The cursor records what was seen of each file (size, mtimes, content
-    # fingerprint), never the clock, so a file copied in with an old mtime is still new.
+    # The cursor records what was seen of each file still in incoming/ (size,
+    # mtimes, content fingerprint), never the clock: a file copied in with an
+    # old mtime is still new, and files leave the cursor when they leave the folder.
     handled = json.loads(context.cursor)["files"] if context.cursor else {}
 
-    def already_processed(partition_key: str, fingerprint: str) -> bool:
-        """A run of this partition for these exact bytes exists (e.g. from `datatasker process`)."""
+    def already_processed(partition_key: str, fingerprint: str) -> tuple[str, bool] | None:
+        """The run of this partition for these exact bytes, and whether it finished (the tags are the durable record)."""
         tags = {FINGERPRINT_TAG: fingerprint, PARTITION_TAG: partition_key}
-        return bool(context.instance.get_run_records(filters=dg.RunsFilter(tags=tags), limit=1))
+        records = context.instance.get_run_records(filters=dg.RunsFilter(tags=tags), limit=1)
+        if not records:
+            return None
+        run = records[0].dagster_run
+        return run.run_id, run.is_finished
 
     plan = plan_tick(
         data_root.incoming,
@@ -51,24 +59,31 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         max_file_bytes=data_root.limits.max_file_bytes,
         already_processed=already_processed,
     )
-    run_requests = []
-    for new in plan.new:
-        run_requests.append(
-            dg.RunRequest(
-                run_key=run_key_for(new.partition_key, new.fingerprint),
-                partition_key=new.partition_key,
-                tags={
-                    FILE_NAME_TAG: new.file.name,
-                    FINGERPRINT_TAG: new.fingerprint,
-                    SHA256_TAG: new.sha256,
-                    ORIGIN_TAG: ORIGIN_SENSOR,
-                },
-            )
+    for duplicate in plan.duplicates:
+        moved = set_aside_duplicate(duplicate.file.path, duplicate.file.signature, data_root.duplicates_for(duplicate.run_id))
+        if moved is not None:
+            plan.handled.pop(duplicate.file.name, None)
+            context.log.info(f"{duplicate.file.name}: these bytes were processed by run {duplicate.run_id}; moved to {moved}")
+    run_requests = [
+        dg.RunRequest(
+            run_key=run_key_for(new.partition_key, new.fingerprint),
+            partition_key=new.partition_key,
+            tags={
+                FILE_NAME_TAG: new.file.name,
+                FINGERPRINT_TAG: new.fingerprint,
+                SHA256_TAG: new.sha256,
+                SIZE_TAG: str(new.file.size),
+                ORIGIN_TAG: ORIGIN_SENSOR,
+            },
         )
+        for new in plan.new
+    ]
+    for new in plan.new:
         context.log.info(f"{new.file.name}: new content {new.fingerprint}, requesting a run of partition {new.partition_key}")
-
-    existing = set(context.instance.get_dynamic_partitions(sales_files.name))
-    new_keys = sorted({r.partition_key for r in run_requests} - existing)
+    # One look-up per new key: loading every partition key would cost a tick more with every file ever dropped.
+    new_keys = sorted(
+        {r.partition_key for r in run_requests if not context.instance.has_dynamic_partition(sales_files.name, r.partition_key)}
+    )
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[sales_files.build_add_request(new_keys)] if new_keys else [],

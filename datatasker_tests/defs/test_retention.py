@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import time
-
 import dagster as dg
 
 from datatasker_pipeline.defs.resources import DataRoot
 from datatasker_pipeline.defs.retention.jobs import purge_old_results_job
 from datatasker_pipeline.defs.retention.schedules import nightly_retention
-
-DAY = 86400
-
-
-def make_run_folders(root, run_id, age_days):
-    for kind in ("outputs", "raw"):
-        folder = root / kind / run_id
-        folder.mkdir(parents=True)
-        (folder / "f.csv").write_text("x" * 10)
-        past = time.time() - age_days * DAY
-        os.utime(folder, (past, past))
+from datatasker_tests.harness.run_folders import make_run_folders
 
 
 def test_the_retention_job_removes_old_results_and_optionally_runs(tmp_path):

@@ -6,17 +6,7 @@ import os
 import time
 
 from datatasker_pipeline.processing.retention import purge_old_run_folders
-
-DAY = 86400
-
-
-def make_run_folders(root, run_id, age_days, kinds=("outputs", "raw")):
-    for kind in kinds:
-        folder = root / kind / run_id
-        folder.mkdir(parents=True)
-        (folder / "f.csv").write_text("x" * 10)
-        past = time.time() - age_days * DAY
-        os.utime(folder, (past, past))
+from datatasker_tests.harness.run_folders import DAY, make_run_folders
 
 
 def test_only_runs_older_than_the_limit_are_removed(tmp_path):

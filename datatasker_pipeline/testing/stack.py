@@ -34,6 +34,7 @@ from ..vocabulary import (
     DAGSTER_HOME_ENV,
     DATA_DIR_ENV,
     FILE_NAME_TAG,
+    FINISHED_STATUSES,
     INCOMING_DIR,
     OUTPUTS_DIR,
     RAW_ASSET,
@@ -274,6 +275,11 @@ class DagsterStack:
         """Runs tagged with this dropped file's name, newest first."""
         tags = [{"key": FILE_NAME_TAG, "value": file_name}]
         return self.graphql(RUNS_OF_FILE_QUERY, {"tags": tags})["runsOrError"]["results"]
+
+    def wait_for_finished_run(self, file_name: str, timeout: float = 240) -> dict:
+        """The newest finished run of this dropped file, once there is one."""
+        finished = lambda: next((r for r in self.runs_of_file(file_name) if r["status"] in FINISHED_STATUSES), None)  # noqa: E731
+        return self._poll(f"no finished run for {file_name}", timeout, lambda: (finished(), "not finished"))
 
     # -- logs ------------------------------------------------------------------
     def log_tail(self, name: str, chars: int = 6000) -> str:

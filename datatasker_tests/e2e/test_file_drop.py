@@ -15,7 +15,6 @@ import pytest
 from datatasker_pipeline.testing.host import drop_atomically
 from datatasker_pipeline.testing.stack import DagsterStack
 from datatasker_pipeline.vocabulary import CODE_LOCATION, FILE_SENSOR
-from datatasker_pipeline.vocabulary import FINISHED_STATUSES as FINISHED
 
 pytestmark = pytest.mark.e2e
 
@@ -37,14 +36,7 @@ query Failure($runId: ID!) {
 
 
 def wait_for_finished_run(stack: DagsterStack, file_name: str, timeout: float = 240) -> dict:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        stack.check_alive()
-        finished = [r for r in stack.runs_of_file(file_name) if r["status"] in FINISHED]
-        if finished:
-            return finished[0]
-        time.sleep(1)
-    raise AssertionError(f"no finished run for {file_name} in {timeout} s\n{stack.all_log_tails()}")
+    return stack.wait_for_finished_run(file_name, timeout)
 
 
 def test_dropped_files_become_runs_with_outputs_and_messages(tmp_path):

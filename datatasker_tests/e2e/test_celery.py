@@ -36,8 +36,8 @@ from .test_faults import LOGS_QUERY, launch_partition, run_status, wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.celery, pytest.mark.timeout(600)]
 
 TERMINATE = """
-mutation Terminate($runId: String!) {
-  terminateRun(runId: $runId) { __typename ... on PythonError { message } }
+mutation Terminate($runId: String!, $policy: TerminateRunPolicy) {
+  terminateRun(runId: $runId, terminatePolicy: $policy) { __typename ... on PythonError { message } }
 }
 """
 
@@ -114,7 +114,7 @@ def test_a_burst_of_50_files_gives_every_file_exactly_one_success_run_within_the
 
 
 def test_kill_9_of_a_worker_mid_run_fails_the_run_naming_the_worker_and_the_file_runs_again(deployment, backend):
-    drop_atomically(deployment.incoming, "killed.csv", big_csv(600_000))
+    drop_atomically(deployment.incoming, "killed.csv", big_csv(300_000))
     run_id, worker_node = wait_until(lambda: started_on_a_worker(deployment, backend, "killed.csv"), 180,
                                      "a worker to start killed.csv's run", deployment, interval=0.2)
     worker = next(w for w in deployment.workers if deployment.node_name(w) == worker_node)
@@ -179,14 +179,27 @@ def test_a_broker_restart_with_runs_queued_loses_none_and_runs_none_twice(deploy
     with broker_stopped():
         pass
     assert queued_in_broker(deployment) == limit  # durable queue, persistent messages: none lost
+    # A run whose task waits in the broker: Dagster terminates only QUEUED and STARTED runs, so the UI
+    # offers "mark as canceled" for it. Its message, when a worker takes it, must start nothing.
+    waiting = next(r for n in names for r in deployment.runs_of_file(n) if r["status"] == "STARTING")
+    variables = {"runId": waiting["runId"], "policy": "MARK_AS_CANCELED_IMMEDIATELY"}
+    assert deployment.graphql(TERMINATE, variables)["terminateRun"]["__typename"] == "TerminateRunSuccess"
+    assert run_status(deployment, waiting["runId"]) == "CANCELED"
     for worker in deployment.workers:
         deployment.start_worker(worker)
     wait_until(lambda: all(finished_runs_of(deployment, n) for n in names), 400,
                "every queued file to finish after the broker restarts", deployment, interval=2)
     time.sleep(6)
     runs = {name: deployment.runs_of_file(name) for name in names}
-    assert {name: [r["status"] for r in rs] for name, rs in runs.items()} == {name: ["SUCCESS"] for name in names}
+    expected = {name: ["CANCELED" if rs[0]["runId"] == waiting["runId"] else "SUCCESS"] for name, rs in runs.items()}
+    assert {name: [r["status"] for r in rs] for name, rs in runs.items()} == expected
+    assert list(expected.values()).count(["CANCELED"]) == 1
+    canceled_text = run_text(deployment, waiting["runId"])
+    assert "Not starting execution since the run was canceled" in canceled_text
+    assert "RunStartEvent" not in canceled_text and "ExecutionStepStartEvent" not in canceled_text
     for rs in runs.values():
+        if rs[0]["runId"] == waiting["runId"]:
+            continue
         # One execution per run: a single "Started process for run" engine event.
         assert run_text(deployment, rs[0]["runId"]).count("Started process for run") == 1
 

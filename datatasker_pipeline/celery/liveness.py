@@ -10,7 +10,6 @@ delivered twice (after a broker restart) execute its run once.
 from __future__ import annotations
 
 import threading
-import time
 
 from ..vocabulary import RUN_CLAIM_KEY_PREFIX, RUN_HEARTBEAT_KEY_PREFIX
 
@@ -66,7 +65,7 @@ class RunHeartbeat:
             try:
                 self._beat()
             except Exception:  # Redis briefly unreachable: the next beat tries again
-                time.sleep(0)
+                continue
 
     def __enter__(self) -> "RunHeartbeat":
         self._beat()

@@ -137,3 +137,16 @@ EXIT_IN_PROGRESS = 5  # the run is still going
 
 FINISHED_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 FAILED_STATUSES = frozenset({"FAILURE", "CANCELED"})
+
+# --- Celery run workers (deploy/celery/dagster.yaml, `datatasker worker`) ---------------
+
+CELERY_BROKER_URL_ENV = "DATATASKER_CELERY_BROKER_URL"  # e.g. pyamqp://guest:guest@rabbitmq:5672//
+CELERY_BACKEND_URL_ENV = "DATATASKER_CELERY_BACKEND_URL"  # a redis:// URL: task states, heartbeats, claims
+# dagster-celery's app declares this one queue (with priorities); runs go there.
+CELERY_QUEUE = "dagster"
+# Worker node names are <prefix>-<n>@<host>: one name per host and worker process.
+CELERY_WORKER_PREFIX = "datatasker"
+# Redis keys written by the task running a run: "this run is alive on worker W" (short TTL)
+# and "worker W took this run" (set once: a redelivered message never runs it twice).
+RUN_HEARTBEAT_KEY_PREFIX = "datatasker:run-heartbeat:"
+RUN_CLAIM_KEY_PREFIX = "datatasker:run-claim:"

@@ -18,15 +18,24 @@ from datatasker_pipeline.testing.postgres import server_description, server_prob
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Tests marked ``postgres`` need the server: skip without it, except in CI (``CI`` set), where they fail."""
-    if item.get_closest_marker("postgres") is None:
-        return
-    problem = server_problem()
-    if problem is None:
+    """Tests marked ``postgres`` need the server, ``celery`` also RabbitMQ and Redis: skip without them,
+    except in CI (``CI`` set), where they fail."""
+    problems = []
+    if item.get_closest_marker("postgres") is not None or item.get_closest_marker("celery") is not None:
+        problem = server_problem()
+        if problem is not None:
+            problems.append(f"{server_description()} is unreachable: {problem}")
+    if item.get_closest_marker("celery") is not None:
+        from datatasker_pipeline.testing.services import services_problem
+
+        problem = services_problem()
+        if problem is not None:
+            problems.append(problem)
+    if not problems:
         return
     if os.environ.get("CI"):
-        pytest.fail(f"{server_description()} is unreachable and CI is set, so this is a failure: {problem}")
-    pytest.skip(f"{server_description()} is unreachable (CI not set, so skipping): {problem}")
+        pytest.fail(f"{'; '.join(problems)} (CI is set, so this is a failure)")
+    pytest.skip(f"{'; '.join(problems)} (CI not set, so skipping)")
 
 
 @dataclass

@@ -3,6 +3,7 @@
 * ``process`` / ``register`` -- one file through the pipeline in this process
   (:mod:`.process`; imports Dagster when run);
 * ``dev`` -- the UI, daemon and sensor on the SQLite instance (:mod:`.dev`);
+* ``worker`` -- a warm Celery worker executing runs (:mod:`.worker`);
 * ``submit`` / ``status`` / ``results`` -- a running deployment's client over
   GraphQL (:mod:`.submit`, :mod:`.status`, :mod:`.results`).
 
@@ -15,14 +16,14 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from . import dev, process, results, status, submit
+from . import dev, process, results, status, submit, worker
 from .common import run_command
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="datatasker", description="DataTasker: a file-drop CSV pipeline on Dagster.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (process, dev, submit, status, results):
+    for module in (process, dev, submit, status, results, worker):
         module.add_commands(commands)
     return parser
 

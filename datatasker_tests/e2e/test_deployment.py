@@ -1,7 +1,7 @@
 """The production deployment: the compose file, and the same processes run plainly.
 
 * `test_compose_file_*` (fast, no server): docker-compose.yml is parsed by a
-  real compose implementation and wires the four services the way the
+  real compose implementation and wires the services (Celery broker, backend and workers included) the way the
   plain-process test below runs them.
 * `test_plain_process_deployment` (e2e, postgres): starts exactly the three
   Dagster processes the compose file starts -- code server, webserver,
@@ -25,6 +25,7 @@ from datatasker_pipeline.testing import deployment as prod
 from datatasker_pipeline.testing import postgres as pgh
 from datatasker_pipeline.testing.host import drop_atomically
 from datatasker_pipeline.testing.stack import REPO_ROOT
+from datatasker_pipeline.testing.workers import CELERY_DAGSTER_YAML, CeleryDeployment
 from datatasker_pipeline.vocabulary import JOB_NAME
 
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
@@ -91,11 +92,11 @@ def _check_compose_model(compose: dict) -> None:
     assert cmd["daemon"] == ["dagster-daemon", "run", "-w", CONTAINER_WORKSPACE]
 
     # Same image, same environment, same config files, same data volume.
-    dagster_yaml = yaml.safe_load(prod.DEPLOY_DAGSTER_YAML.read_text())
+    dagster_yaml = yaml.safe_load(CELERY_DAGSTER_YAML.read_text())
     workspace_yaml = yaml.safe_load(prod.DEPLOY_WORKSPACE_YAML.read_text())
     needed_env = _env_keys(dagster_yaml) | _env_keys(workspace_yaml) | {"DAGSTER_HOME", "DATATASKER_DATA_DIR"}
     envs = []
-    for name in DAGSTER_SERVICES:
+    for name in (*DAGSTER_SERVICES, "worker"):
         svc = services[name]
         assert svc.get("image") == services["user_code"]["image"], f"{name} uses another image"
         env = svc.get("environment") or {}
@@ -119,11 +120,13 @@ def _check_compose_model(compose: dict) -> None:
                 mounts[parts[1]] = parts[0]
         dy = mounts.get(f"{CONTAINER_DAGSTER_HOME}/dagster.yaml")
         ws = mounts.get(CONTAINER_WORKSPACE)
-        assert dy and Path(dy).name == "dagster.yaml" and Path(dy).parent.name == "deploy", mounts
+        # The Celery instance by default (deploy/celery/dagster.yaml); DATATASKER_INSTANCE_YAML swaps it.
+        assert dy and Path(dy).name == "dagster.yaml" and Path(dy).parent.name == "celery", mounts
         assert ws and Path(ws).name == "workspace.yaml" and Path(ws).parent.name == "deploy", mounts
         assert env["DATATASKER_DATA_DIR"] in mounts, f"{name}: data root is not a shared volume"
         assert f"{CONTAINER_DAGSTER_HOME}/storage" in mounts, f"{name}: $DAGSTER_HOME/storage not shared"
-    assert envs[0] == envs[1] == envs[2], "the Dagster services must share one environment"
+    assert envs[0] == envs[1] == envs[2] == envs[3], "the Dagster services and workers must share one environment"
+    _check_celery_services(services)
 
     pg_env = services["postgres"]["environment"]
     if isinstance(pg_env, list):
@@ -133,7 +136,23 @@ def _check_compose_model(compose: dict) -> None:
     assert envs[0]["DAGSTER_PG_DB"] == pg_env["POSTGRES_DB"]
 
 
+def _check_celery_services(services: dict) -> None:
+    """Broker, backend and scalable workers, as test_celery.py runs them; Flower only on request."""
+    assert "rabbitmq" in services["rabbitmq"]["image"] and "redis" in services["redis"]["image"]
+    for name in ("rabbitmq", "redis", "worker"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    worker = services["worker"]
+    assert [str(c) for c in worker["command"]][:2] == ["datatasker", "worker"]
+    assert "%h" in " ".join(str(c) for c in worker["command"]), "one node name per container"
+    # Scalable (`--scale worker=N`): nothing that two containers could not share.
+    assert "container_name" not in worker and "ports" not in worker
+    conditions = {k: v.get("condition") for k, v in worker["depends_on"].items()}
+    assert conditions == {name: "service_healthy" for name in ("postgres", "rabbitmq", "redis", "user_code")}
+    assert services["flower"]["profiles"] == ["flower"]
+
+
 HOST_SPECIFIC_ENV = {
+    "DATATASKER_CELERY_BROKER_URL", "DATATASKER_CELERY_BACKEND_URL",
     "DAGSTER_HOME", "DATATASKER_DATA_DIR", "DATATASKER_CODE_SERVER_HOST", "DATATASKER_CODE_SERVER_PORT",
     "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB",
 }
@@ -150,7 +169,7 @@ def test_compose_file_structure(tmp_path):
     # The plain-process test sets every variable the compose services get, with
     # the same value wherever the value is not host-specific.
     compose_env = {k: str(v) for k, v in compose["services"]["daemon"]["environment"].items()}
-    plain_env = prod.Deployment(tmp_path, "dt_unused", tmp_path / "data").env
+    plain_env = CeleryDeployment(tmp_path, "dt_unused", tmp_path / "data", "pyamqp://unused//").env
     assert set(compose_env) <= set(plain_env), sorted(set(compose_env) - set(plain_env))
     for key in set(compose_env) - HOST_SPECIFIC_ENV:
         assert plain_env[key] == compose_env[key], key

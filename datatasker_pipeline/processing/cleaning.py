@@ -43,6 +43,7 @@ class CleanedChunk:
 
     table: pa.Table
     rejected: pd.DataFrame
+    validated: int = 0  # clean rows that passed CleanSalesRows (all of them, or clean_chunk raised)
 
     @property
     def clean(self) -> pd.DataFrame:
@@ -165,7 +166,7 @@ def clean_chunk(
         rejected = rejected.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
     validate_clean(table)
     RejectedRows.validate(rejected)
-    return CleanedChunk(table=table, rejected=rejected)
+    return CleanedChunk(table=table, rejected=rejected, validated=table.num_rows)
 
 
 def validate_clean(table: pa.Table) -> None:

@@ -48,7 +48,7 @@ FIRST = ["Claire", "Jürgen", "Åsa", "Zoë", "Pat", "Renée", "José", "Søren"
 LAST = ["Gute", "Müller", "Ångström", "Dubois", "O\"\"Brien", "Hoffman", "Nuñez", "Kowalski", "田中", "Lévesque"]
 PRODUCT_WORDS = ["Bretford", "CR4500", "Series", "Slim", "Rectangular", "Table", "Eldon", "Fold", "Roll", "Cart",
                  "System", "Xerox", "Avery", "Heavy-Duty", "Binder", "Chrome", "Bulb", "Ergonomic", "Mesh", "Chair"]
-SALES_DEFECTS = ["#N/A", "", "#N/A", " ", "#VALUE!", "n/a", "$1,204.50", "-12.00"]
+SALES_DEFECTS = ["#N/A", "", "#N/A", " ", "#VALUE!", "n/a", '"$1,204.50"', "-12.00"]
 PAD = 4  # characters of lorem text per unit of --text-len, cycled
 LOREM = "lorem ipsum dolor sit amet, consectetur adipiscing elit sed do eiusmod tempor "
 

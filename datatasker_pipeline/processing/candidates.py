@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 
 from ..vocabulary import REVENUE_PER_UNIT
 from .cleaned import read_rows
+from .outputs import parquet_writer
 
 # Share of k (in running standard deviations above the running mean) at which rows are set aside.
 BOUND_SHARE = 0.5
@@ -147,7 +148,7 @@ class CandidateWriter:
     def __init__(self, path: Path, schema: pa.Schema, k: float):
         self._path = path
         self._schema = schema
-        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self._writer = parquet_writer(path, schema)
         self._k = k
         self.stats = RunningStats()
         self._chunks: list[ChunkFacts] = []

@@ -165,7 +165,7 @@ def clean_chunk(
     if len(rejected_parts) > 1:
         rejected = rejected.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
     validate_clean(table)
-    RejectedRows.validate(rejected)
+    RejectedRows.validate(rejected, inplace=True)  # inplace: no copy (the models do not coerce)
     return CleanedChunk(table=table, rejected=rejected, validated=table.num_rows)
 
 
@@ -177,4 +177,4 @@ def validate_clean(table: pa.Table) -> None:
             for name in CLEAN_MODEL_COLUMNS
         }
     )
-    CleanSalesRows.validate(frame)
+    CleanSalesRows.validate(frame, inplace=True)

@@ -1,6 +1,6 @@
 """The DataTasker job done by DuckDB: the comparison baseline of issue 3.
 
-    python -m benchmarks.duckdb_job FILE --out-dir DIR [--anomaly-k 2.0] [--threads N]
+    python -m benchmarks.duckdb_job FILE --out-dir DIR [--anomaly-k 2.0] [--threads N] [--options JSON]
 
 Reads FILE as text (every column VARCHAR), applies the SPEC §2 rules in SQL,
 numbers the records, and writes the four SPEC §3 outputs into DIR:
@@ -25,8 +25,11 @@ What it does exactly as SPEC says (default options):
   - formula guard (leading ') on text cells of the CSV outputs.
 
 What it approximates or leaves out (the benchmark file needs none of it):
-  - only UTF-8 (a leading BOM is dropped); no `encoding`, `delimiter`,
-    `column_map`, `fill_missing`, `drop_duplicates` options; no NUL-byte,
+  - options: `column_map` (as SPEC §1 says: keys matched case-insensitively
+    against trimmed header names, the first matching key wins, no chaining)
+    and `anomaly_k`, given as ``--options JSON`` like ``datatasker process
+    --config``; no `encoding`, `delimiter`, `fill_missing`, `drop_duplicates`;
+  - only UTF-8 (a leading BOM is dropped); no NUL-byte,
     undecodable-byte or size-limit checks; an unterminated quote is whatever
     DuckDB reports;
   - ragged records: the fast parallel reader (strict) is tried first; if
@@ -82,10 +85,14 @@ def read_header(path: str) -> list[str]:
     raise FileFailure("file is empty: no header row")
 
 
-def canonical_columns(header: list[str]) -> list[str]:
+def canonical_columns(header: list[str], column_map: dict[str, str] | None = None) -> list[str]:
+    by_lower: dict[str, str] = {}
+    for key, value in (column_map or {}).items():
+        by_lower.setdefault(key.lower(), value)  # the first matching key wins
     names = []
     for h in header:
         t = h.strip()
+        t = by_lower.get(t.lower(), t)
         names.append(t.lower() if t.lower() in REQUIRED else t)
     missing = [r for r in REQUIRED if r not in names]
     if missing:
@@ -98,10 +105,12 @@ def canonical_columns(header: list[str]) -> list[str]:
     return names
 
 
-def run(path: str, out_dir: str, k: float = 2.0, threads: int | None = None) -> dict:
+def run(
+    path: str, out_dir: str, k: float = 2.0, threads: int | None = None, column_map: dict[str, str] | None = None
+) -> dict:
     t0 = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
-    names = canonical_columns(read_header(path))
+    names = canonical_columns(read_header(path), column_map)
     carried = [n for n in names if n not in REQUIRED]
     pos = [f"c{i}" for i in range(len(names))]  # positional raw column names
     by_name = dict(zip(names, pos))
@@ -266,9 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--anomaly-k", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all)")
+    ap.add_argument("--options", default=None, help='JSON object: column_map and anomaly_k, e.g. \'{"column_map": {"Sales": "revenue"}}\'')
     a = ap.parse_args(argv)
+    options = json.loads(a.options) if a.options else {}
+    unknown = set(options) - {"column_map", "anomaly_k"}
+    if unknown:
+        ap.error(f"--options: not supported here: {', '.join(sorted(unknown))}")
     try:
-        result = run(a.file, a.out_dir, a.anomaly_k, a.threads)
+        result = run(a.file, a.out_dir, options.get("anomaly_k", a.anomaly_k), a.threads, options.get("column_map"))
     except FileFailure as e:
         print(json.dumps({"status": "FAILURE", "error": str(e)}))
         return 1

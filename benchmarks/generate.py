@@ -1,6 +1,12 @@
 """Deterministic generator of a messy sales CSV for the benchmarks.
 
-    python -m benchmarks.generate --rows N --seed S --out PATH [--crlf] [--ragged-rate R]
+    python -m benchmarks.generate --rows N --seed S --out PATH [--shape narrow|wide] [--crlf]
+        [--ragged-rate R] [--regions N] [--text-len L] [--quote-rate Q] [--extra-columns C]
+        [--anomaly-rate A]
+
+Two shapes (``--shape``, see :mod:`benchmarks.shapes`): ``narrow``, described
+below, and ``wide``, a 21-column CRLF export whose ``Sales`` column needs the
+option ``column_map {"Sales": "revenue"}``. The knobs vary either shape.
 
 The same (rows, seed, flags) always give the same bytes: every chunk of
 CHUNK_ROWS rows draws from its own generator seeded with (seed, chunk index),
@@ -47,6 +53,8 @@ import time
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from benchmarks.shapes import SHAPES, Knobs, extra_columns, longer, wide_columns, wide_header
 
 CHUNK_ROWS = 250_000
 
@@ -114,9 +122,13 @@ def _pick(vocab: list[str], rng: np.random.Generator):
 
 
 def _chunk_columns(
-    n: int, rng: np.random.Generator, eol: str, ragged_rate: float
+    n: int, rng: np.random.Generator, eol: str, ragged_rate: float, knobs: Knobs = Knobs()
 ) -> list[pa.Array]:
-    region_i = rng.choice(len(REGIONS), size=n, p=REGION_P)
+    regions = knobs.region_names(REGIONS)
+    if knobs.regions is None:
+        region_i = rng.choice(len(REGIONS), size=n, p=REGION_P)
+    else:
+        region_i = rng.integers(0, len(regions), size=n)
     product_i = rng.integers(0, len(PRODUCTS), size=n)
     channel_i = rng.choice(len(CHANNELS), size=n, p=CHANNEL_P)
     qty = np.minimum(rng.geometric(0.35, size=n), 40).astype(np.int64)
@@ -125,7 +137,8 @@ def _chunk_columns(
     price = PRODUCT_PRICE[product_i] * rng.uniform(0.7, 1.3, size=n)
 
     u = rng.random(n)
-    edges = np.cumsum([r for _, r in RATES])
+    rates = RATES if knobs.anomaly_rate is None else [*RATES[:-1], ("spike", knobs.anomaly_rate)]
+    edges = np.cumsum([r for _, r in rates])
     kind = np.searchsorted(edges, u, side="right")  # 0..5 defect, 6 = clean
     is_ = {name: kind == i for i, (name, _) in enumerate(RATES)}
     which = rng.integers(0, 6, size=n)  # which column a defect hits
@@ -136,7 +149,7 @@ def _chunk_columns(
     cents = np.rint(qty * price * (1.0 - DISCOUNT_VAL[disc_i])).astype(np.int64)
 
     cols = [
-        _take(REGIONS, region_i),
+        _take(regions, region_i),
         _cents_to_str(cents),
         _ints_to_str(qty),
         _take(DISCOUNTS, disc_i),
@@ -182,7 +195,7 @@ def _chunk_columns(
         cols[c] = _replace(cols[c], is_["blank"] & (which == c), _pick(["", "", " ", "  "], rng))
 
     # quoted product fields with a comma, an escaped quote or a line break
-    m = rng.random(n) < QUOTED_RATE
+    m = rng.random(n) < (QUOTED_RATE if knobs.quote_rate is None else knobs.quote_rate)
     if m.any():
         quoted = [
             '"{p}, large"',
@@ -193,26 +206,34 @@ def _chunk_columns(
         flat = [q.format(p=p) for p in PRODUCTS for q in quoted]
         idx = product_i[m] * len(quoted) + rng.integers(0, len(quoted), size=int(m.sum()))
         cols[4] = _replace(cols[4], m, _take(flat, idx))
+    if knobs.text_len:
+        cols[4] = _replace(cols[4], ~m, lambda sub: longer(sub, knobs, rng))
+    cols += extra_columns(n, knobs.extra_columns, rng)
 
     # ragged records (optional): one field too many (",x" after channel) or
     # too few (channel dropped, see _chunk_bytes)
     if ragged_rate > 0:
         m = rng.random(n) < ragged_rate
         extra = rng.random(n) < 0.5
-        cols[5] = _replace(cols[5], m & extra, lambda sub: pc.binary_join_element_wise(sub, "x", ","))
+        cols[-1] = _replace(cols[-1], m & extra, lambda sub: pc.binary_join_element_wise(sub, "x", ","))
         cols.append(pa.array(m & ~extra))
     return cols
 
 
-def _chunk_bytes(n: int, rng: np.random.Generator, eol: str, ragged_rate: float) -> memoryview:
-    cols = _chunk_columns(n, rng, eol, ragged_rate)
+def _chunk_bytes(
+    n: int, rng: np.random.Generator, eol: str, ragged_rate: float, knobs: Knobs, shape: str, first_row: int
+) -> memoryview:
+    if shape == "wide":
+        cols = wide_columns(n, first_row, rng, eol, knobs)
+    else:
+        cols = _chunk_columns(n, rng, eol, ragged_rate, knobs)
     short = None
-    if len(cols) == 7:
+    if cols[-1].type == pa.bool_():
         short = cols.pop()
     line = pc.binary_join_element_wise(*cols, ",")
     if short is not None and pc.any(short).as_py():
-        five = pc.binary_join_element_wise(*cols[:5], ",")
-        line = pc.if_else(short, five, line)
+        fewer = pc.binary_join_element_wise(*cols[:-1], ",")
+        line = pc.if_else(short, fewer, line)
     line = pc.binary_join_element_wise(line, "", eol)
     if isinstance(line, pa.ChunkedArray):
         line = line.combine_chunks()
@@ -221,19 +242,30 @@ def _chunk_bytes(n: int, rng: np.random.Generator, eol: str, ragged_rate: float)
     return memoryview(data)[offsets[0] : offsets[-1]]
 
 
-def generate(rows: int, seed: int, out: str, crlf: bool = False, ragged_rate: float = 0.0) -> int:
-    """Write the file; return its size in bytes."""
-    eol = "\r\n" if crlf else "\n"
+def header(shape: str, knobs: Knobs) -> str:
+    if shape == "wide":
+        return wide_header(knobs)
+    return HEADER + "".join(f",Extra {i + 1}" for i in range(knobs.extra_columns))
+
+
+def generate(
+    rows: int, seed: int, out: str, crlf: bool = False, ragged_rate: float = 0.0,
+    shape: str = "narrow", knobs: Knobs = Knobs(),
+) -> int:
+    """Write the file; return its size in bytes. The wide shape always has CRLF line ends."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; the shapes are {', '.join(SHAPES)}")
+    eol = "\r\n" if crlf or shape == "wide" else "\n"
     tmp = f"{out}.tmp{os.getpid()}"
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     with open(tmp, "wb") as f:
-        f.write((HEADER + eol).encode("utf-8"))
+        f.write((header(shape, knobs) + eol).encode("utf-8"))
         done = 0
         chunk = 0
         while done < rows:
             n = min(CHUNK_ROWS, rows - done)
             rng = np.random.default_rng([seed, chunk])
-            f.write(_chunk_bytes(n, rng, eol, ragged_rate))
+            f.write(_chunk_bytes(n, rng, eol, ragged_rate, knobs, shape, done + 1))
             done += n
             chunk += 1
     os.replace(tmp, out)
@@ -252,14 +284,28 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="share of records with one field too many/few (default 0)",
     )
+    add_knob_flags(ap)
     a = ap.parse_args(argv)
     if a.rows < 0:
         ap.error("--rows must be >= 0")
     t0 = time.perf_counter()
-    size = generate(a.rows, a.seed, a.out, a.crlf, a.ragged_rate)
+    size = generate(a.rows, a.seed, a.out, a.crlf, a.ragged_rate, a.shape, knobs_of(a))
     dt = time.perf_counter() - t0
     print(f"wrote {a.out}: {a.rows} rows, {size} bytes in {dt:.2f} s", file=sys.stderr)
     return 0
+
+
+def add_knob_flags(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--shape", choices=SHAPES, default="narrow", help="narrow messy (default) or wide export")
+    ap.add_argument("--regions", type=int, default=None, help="number of distinct regions (default: the shape's)")
+    ap.add_argument("--text-len", type=int, default=0, help="up to this many extra characters of product text")
+    ap.add_argument("--quote-rate", type=float, default=None, help="share of quoted multi-line product cells")
+    ap.add_argument("--extra-columns", type=int, default=0, help="carried text columns added to the shape's")
+    ap.add_argument("--anomaly-rate", type=float, default=None, help="share of records with a price spike")
+
+
+def knobs_of(a: argparse.Namespace) -> Knobs:
+    return Knobs(a.regions, a.text_len, a.quote_rate, a.extra_columns, a.anomaly_rate)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """Benchmark: `datatasker process` against the DuckDB baseline (issue 3, targets 1-2).
 
     python -m benchmarks.run --rows 1000000 [--repeat 3] [--seed 42] [--json]
+        [--shape narrow|wide] [--regions N] [--text-len L] [--quote-rate Q]
+        [--extra-columns C] [--anomaly-rate A]
 
-1. Generates the messy sales file (benchmarks.generate) once per (rows, seed,
-   generator version), cached as benchmarks/work/sales_<rows>r_s<seed>_<hash>.csv.
+1. Generates the sales file (benchmarks.generate, the shape and knobs given)
+   once per (rows, seed, shape, knobs, generator version), cached as
+   benchmarks/work/sales_<rows>r_s<seed>[_<shape and knobs>]_<hash>.csv. A shape
+   that needs options (wide: column_map {"Sales": "revenue"}) gets them on both
+   sides: `--config JSON` for the pipeline, `--options JSON` for DuckDB.
 2. Runs, alternately and each in its own subprocess, `repeat` times each:
      pipeline: uv run --no-sync datatasker process FILE --json
                (fresh temporary DAGSTER_HOME and DATATASKER_DATA_DIR per run)
@@ -92,19 +97,35 @@ def machine_facts() -> dict:
 
 # ---------------------------------------------------------------- data file
 def generator_hash() -> str:
-    src = (ROOT / "benchmarks" / "generate.py").read_bytes()
-    return hashlib.sha256(src).hexdigest()[:8]
+    digest = hashlib.sha256()
+    for name in ("generate.py", "shapes.py"):
+        digest.update((ROOT / "benchmarks" / name).read_bytes())
+    return digest.hexdigest()[:8]
 
 
-def data_file(rows: int, seed: int, crlf: bool) -> Path:
+def shape_tag(shape: str, knobs) -> str:
+    """The shape and the knobs that differ from their defaults, for the file name."""
+    from dataclasses import fields
+
+    from benchmarks.shapes import Knobs
+
+    default = Knobs()
+    parts = [] if shape == "narrow" else [shape]
+    parts += [f"{f.name}{getattr(knobs, f.name)}" for f in fields(Knobs) if getattr(knobs, f.name) != getattr(default, f.name)]
+    return "".join(f"_{p}" for p in parts)
+
+
+def data_file(rows: int, seed: int, crlf: bool, shape: str = "narrow", knobs=None) -> Path:
     from benchmarks.generate import generate
+    from benchmarks.shapes import Knobs
 
-    name = f"sales_{rows}r_s{seed}{'_crlf' if crlf else ''}_{generator_hash()}.csv"
+    knobs = knobs or Knobs()
+    name = f"sales_{rows}r_s{seed}{'_crlf' if crlf else ''}{shape_tag(shape, knobs)}_{generator_hash()}.csv"
     path = WORK / name
     if not path.exists():
         WORK.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        size = generate(rows, seed, str(path), crlf=crlf)
+        size = generate(rows, seed, str(path), crlf=crlf, shape=shape, knobs=knobs)
         print(
             f"generated {path.relative_to(ROOT)}: {rows:,} rows, {size / 1e6:.1f} MB "
             f"in {time.perf_counter() - t0:.1f} s",
@@ -157,6 +178,7 @@ def _tree_rss(root: int, hwm: dict[int, int] | None = None) -> int:
 def measure(cmd: list[str], env: dict, cwd: Path, log_dir: Path, timeout: float) -> dict:
     """Run cmd; return wall seconds, exit code, peak RSS figures, stdout text."""
     out_path, err_path = log_dir / "stdout.txt", log_dir / "stderr.txt"
+    load_before = os.getloadavg()[0]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -193,6 +215,8 @@ def measure(cmd: list[str], env: dict, cwd: Path, log_dir: Path, timeout: float)
     proc.returncode = os.waitstatus_to_exitcode(status)  # so Popen does not wait again
     return {
         "seconds": wall,
+        # 1-minute load average before and after the run (other work on the machine shows here).
+        "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "exit_code": proc.returncode,
         # The largest VmHWM (a process's own peak RSS) of any process in the tree,
         # as last sampled (growth in a process's final 20 ms can be missed).
@@ -225,7 +249,10 @@ def parse_result(stdout: str) -> dict | None:
 BYTECODE_CACHE = WORK / "pycache"
 
 
-def run_once(tool: str, template: str, file: Path, keep: bool, timeout: float, bytecode_cache: bool = False) -> dict:
+def run_once(
+    tool: str, template: str, file: Path, keep: bool, timeout: float, bytecode_cache: bool = False,
+    options: dict | None = None,
+) -> dict:
     """One measured run; the temp dir is deleted unless keep or a problem."""
     tmp = Path(tempfile.mkdtemp(prefix=f"{tool}_", dir=WORK / "runs"))
     out_dir = tmp / "out"
@@ -242,6 +269,8 @@ def run_once(tool: str, template: str, file: Path, keep: bool, timeout: float, b
         env["DAGSTER_HOME"] = str(tmp / "dagster_home")
         env["DATATASKER_DATA_DIR"] = str(tmp / "data")
     cmd = shlex.split(template.format(file=shlex.quote(str(file)), out=shlex.quote(str(out_dir))))
+    if options:
+        cmd += ["--config" if tool == "pipeline" else "--options", json.dumps(options)]
     m = measure(cmd, env, ROOT, tmp, timeout)
     res = parse_result(m.pop("stdout"))
     problems = []
@@ -300,8 +329,8 @@ def compare_outputs(p: dict, d: dict) -> list[str]:
     CSV cells are compared as text, or as numbers when both parse (sums and
     means may differ in the last bits: summation order; relative 1e-9 is
     allowed for region_summary and the anomaly statistics, exact elsewhere).
-    cleaned.parquet: same columns, and equal source_row, region, numbers and
-    revenue_per_unit column by column (types normalised).
+    cleaned.parquet: same columns, and every column equal (numbers as float64 /
+    int64, text as text).
     """
     diffs: list[str] = []
     for key, rel in (("region_summary", 1e-9), ("rejected_rows", 0.0), ("anomalies", 1e-9)):
@@ -326,10 +355,11 @@ def compare_outputs(p: dict, d: dict) -> list[str]:
     if tp.num_rows != td.num_rows:
         diffs.append(f"cleaned: {tp.num_rows} rows (pipeline) vs {td.num_rows} (duckdb)")
     else:
-        for col, typ in (("source_row", pa.int64()), ("region", pa.string()),
-                         ("revenue", pa.float64()), ("quantity", pa.float64()),
-                         ("discount", pa.float64()), ("revenue_per_unit", pa.float64())):
-            if col in tp.column_names and col in td.column_names:
+        numbers = {"source_row": pa.int64(), "revenue": pa.float64(), "quantity": pa.float64(),
+                   "discount": pa.float64(), "revenue_per_unit": pa.float64()}
+        for col in tp.column_names:
+            typ = numbers.get(col, pa.string())  # carried columns are text on both sides
+            if col in td.column_names:
                 a = tp.column(col).cast(typ)
                 b = td.column(col).cast(typ)
                 if not pc.all(pc.equal(a, b)).as_py():
@@ -409,12 +439,18 @@ def main(argv: list[str] | None = None) -> int:
                          "PYTHONDONTWRITEBYTECODE unset), warmed by one unmeasured run each on the "
                          "header-only file; without it, an environment with PYTHONDONTWRITEBYTECODE=1 "
                          "compiles every imported module on every run")
+    from benchmarks.generate import add_knob_flags, knobs_of
+    from benchmarks.shapes import WIDE_OPTIONS
+
+    add_knob_flags(ap)
     a = ap.parse_args(argv)
     if a.rows < 0 or a.repeat < 1:
         ap.error("--rows must be >= 0 and --repeat >= 1")
 
     facts = machine_facts()
-    file = data_file(a.rows, a.seed, a.crlf)
+    knobs = knobs_of(a)
+    options = WIDE_OPTIONS if a.shape == "wide" else None
+    file = data_file(a.rows, a.seed, a.crlf, a.shape, knobs)
     (WORK / "runs").mkdir(parents=True, exist_ok=True)
     tools = {"pipeline": a.pipeline_cmd, "duckdb": a.duckdb_cmd}
     if a.only:
@@ -422,19 +458,20 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {t: [] for t in tools}
     verify = None
     if a.bytecode_cache:
-        warm = data_file(0, a.seed, a.crlf)
+        warm = data_file(0, a.seed, a.crlf, a.shape, knobs)
         for tool in tools:
-            w = run_once(tool, tools[tool], warm, False, a.timeout, True)
+            w = run_once(tool, tools[tool], warm, False, a.timeout, True, options)
             print(f"  warm-up {tool:<8} {w['seconds']:8.2f} s (not counted)", file=sys.stderr)
     for i in range(a.repeat):
         order = list(tools) if i % 2 == 0 else list(reversed(tools))
         check = i == 0 and len(tools) == 2 and not a.no_verify
         for tool in order:
-            m = run_once(tool, tools[tool], file, a.keep or check, a.timeout, a.bytecode_cache)
+            m = run_once(tool, tools[tool], file, a.keep or check, a.timeout, a.bytecode_cache, options)
             runs[tool].append(m)
             print(
                 f"  round {i + 1}/{a.repeat} {tool:<8} {m['seconds']:8.2f} s  "
-                f"peak RSS {m['peak_rss_mb']:6.0f} MB  tree {m['peak_tree_rss_mb']:6.0f} MB"
+                f"peak RSS {m['peak_rss_mb']:6.0f} MB  tree {m['peak_tree_rss_mb']:6.0f} MB  "
+                f"CPU {m['cpu_seconds']:6.1f} s  load {m['load'][0]:.2f}->{m['load'][1]:.2f}"
                 f"{'  PROBLEM' if m['problems'] else ''}",
                 file=sys.stderr,
             )
@@ -453,13 +490,14 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {t: summarize(a.rows, r) for t, r in runs.items()}
     if a.fixed_cost:
-        empty = data_file(0, a.seed, a.crlf)
+        empty = data_file(0, a.seed, a.crlf, a.shape, knobs)
         for i in range(a.repeat):
             order = list(tools) if i % 2 == 0 else list(reversed(tools))
             for tool in order:
-                m = run_once(tool, tools[tool], empty, a.keep, a.timeout, a.bytecode_cache)
+                m = run_once(tool, tools[tool], empty, a.keep, a.timeout, a.bytecode_cache, options)
                 runs.setdefault(f"{tool}@0", []).append(m)
-                print(f"  round {i + 1}/{a.repeat} {tool}@0 {m['seconds']:8.2f} s", file=sys.stderr)
+                print(f"  round {i + 1}/{a.repeat} {tool}@0 {m['seconds']:8.2f} s  load {m['load'][0]:.2f}",
+                      file=sys.stderr)
         for tool in tools:
             summary[f"{tool}@0"] = summarize(0, runs[f"{tool}@0"])
     ratio = {}
@@ -478,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "rows": a.rows,
         "seed": a.seed,
+        "shape": a.shape,
+        "knobs": knobs.__dict__,
+        "options": options,
         "file": str(file),
         "file_bytes": file.stat().st_size,
         "repeat": a.repeat,
@@ -498,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         text += "\nWARNING: outputs differ (round 1):\n  " + "\n  ".join(verify[:10])
     elif verify is not None:
         text += "\noutputs of round 1: pipeline and duckdb agree (all four files)"
-    header = (f"file {file.name}: {a.rows:,} rows, {file.stat().st_size / 1e6:.1f} MB; "
+    header = (f"file {file.name} ({a.shape}): {a.rows:,} rows, {file.stat().st_size / 1e6:.1f} MB; "
               f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), "
               f"{facts['mem_total_gb']} GB RAM, load {facts['loadavg_at_start'][0]:.2f}; "
               f"bytecode cache {'on' if a.bytecode_cache else 'off'} "

@@ -64,6 +64,9 @@ REGION_SUMMARY_FILE = "region_summary.csv"
 ANOMALIES_FILE = "anomalies.csv"
 REJECTED_ROWS_FILE = "rejected_rows.csv"
 CLEANED_FILE = "cleaned.parquet"
+# Rows that may be anomalies, set aside by the cleaner for the anomaly report, which deletes it.
+# A temporary like the others (hidden, ".partial"): a run killed between the steps leaves only such names.
+ANOMALY_CANDIDATES_FILE = ".anomaly_candidates.parquet.partial"
 # Metadata labels under which the assets record each output's path.
 REGION_SUMMARY_LABEL = "region_summary_csv"
 ANOMALIES_LABEL = "anomalies_csv"

@@ -1,11 +1,11 @@
 """The anomaly report: ``anomalies.csv``, clean rows whose revenue per unit is far above the mean.
 
 The threshold needs the mean and sample standard deviation of revenue per
-unit over *all* clean rows before any row can be flagged, so the report takes
-two passes over the cleaned rows: one to accumulate the statistics (Chan et
-al.'s pairwise update of count, mean and sum of squared deviations, which
-stays accurate where the textbook sum-of-squares formula cancels), one to
-flag rows.
+unit over *all* clean rows before any row can be flagged. After a cleaning
+run the cleaner has gathered both and set aside the rows that may be
+anomalies (:mod:`.candidates`), so the report reads those few rows, not the
+file. Given only ``cleaned.parquet``, it takes two passes: the statistics,
+then the rows above the threshold.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..vocabulary import (
     THRESHOLD,
     Z_SCORE,
 )
+from .candidates import AnomalyBasis, RunningStats
 from .cleaned import file_columns, iter_row_groups, read_row_group, row_group_count
 from .files import atomic_path
 from .outputs import CsvTableWriter
@@ -39,36 +40,6 @@ from .parallel import WORKER_THREADS, map_in_order
 # call (one write per row group took 1.1 s more at 10M rows), and the batch costs
 # memory (50,000 rows held about 70 MB more at the peak at 30M rows than 10,000).
 ANOMALY_WRITE_ROWS = 10_000
-
-
-@dataclass
-class RunningStats:
-    """Count, mean and sum of squared deviations, merged batch by batch."""
-
-    count: int = 0
-    mean: float = 0.0
-    m2: float = 0.0
-
-    def add(self, values: np.ndarray) -> None:
-        n = len(values)
-        if n == 0:
-            return
-        if not np.isfinite(values).all():
-            # Overflowed revenue per unit: the statistics are no longer numbers.
-            self.count += n
-            self.mean = self.m2 = float("nan")
-            return
-        batch_mean = float(np.mean(values))
-        batch_m2 = float(np.sum((values - batch_mean) ** 2))
-        total = self.count + n
-        delta = batch_mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += batch_m2 + delta * delta * self.count * n / total
-        self.count = total
-
-    @property
-    def sample_std(self) -> float:
-        return math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -128,9 +99,30 @@ class AnomalyReport:
     top: pd.DataFrame = field(repr=False)  # the rows with the highest z-scores, for the UI
 
 
-def write_anomaly_report(cleaned_path: Path, out_dir: Path, k: float, top_n: int = 10) -> AnomalyReport:
-    """Two passes over the cleaned rows: the statistics, then the rows above the threshold."""
-    stats = revenue_per_unit_stats(table.column(0).to_numpy() for table in iter_row_groups(cleaned_path, [REVENUE_PER_UNIT]))
+def _over_threshold_everywhere(cleaned_path: Path, threshold: float) -> Iterable[pa.Table]:
+    """The second pass of a file the report knows nothing about: every row group, filtered in Arrow."""
+    above = pa.scalar(threshold, pa.float64())
+
+    def over_threshold(group: int) -> pa.Table:
+        batch = read_row_group(cleaned_path, group)
+        return batch.filter(pc.greater(batch.column(REVENUE_PER_UNIT), above))
+
+    return map_in_order(over_threshold, range(row_group_count(cleaned_path)), WORKER_THREADS)
+
+
+def write_anomaly_report(
+    cleaned_path: Path, out_dir: Path, k: float, top_n: int = 10, basis: AnomalyBasis | None = None
+) -> AnomalyReport:
+    """The rows above the threshold, from what the cleaner set aside (``basis``), else in two passes over the file.
+
+    The candidates file of ``basis`` is deleted once the report is written.
+    """
+    if basis is not None:
+        stats = basis.stats
+    else:
+        stats = revenue_per_unit_stats(
+            table.column(0).to_numpy() for table in iter_row_groups(cleaned_path, [REVENUE_PER_UNIT])
+        )
     rule = anomaly_rule(stats, k)
     header = [SOURCE_ROW, *file_columns(cleaned_path), *ANOMALY_EXTRA_COLUMNS]
     numbers = (*NUMERIC_COLUMNS, *ANOMALY_EXTRA_COLUMNS)
@@ -150,16 +142,14 @@ def write_anomaly_report(cleaned_path: Path, out_dir: Path, k: float, top_n: int
         try:
             if rule is not None:
                 # Filter in Arrow; only the (few) anomalous rows become pandas, a
-                # batch of many row groups' worth at a time (pandas costs per call).
-                threshold = pa.scalar(rule.threshold, pa.float64())
-
-                def over_threshold(group: int) -> pa.Table:
-                    batch = read_row_group(cleaned_path, group)
-                    return batch.filter(pc.greater(batch.column(REVENUE_PER_UNIT), threshold))
-
+                # batch of many chunks' worth at a time (pandas costs per call).
+                if basis is not None:
+                    tables = basis.anomalous_tables(cleaned_path, rule.threshold)
+                else:
+                    tables = _over_threshold_everywhere(cleaned_path, rule.threshold)
                 pending: list[pa.Table] = []
                 pending_rows = 0
-                for over in map_in_order(over_threshold, range(row_group_count(cleaned_path)), WORKER_THREADS):
+                for over in tables:
                     if over.num_rows:
                         pending.append(over)
                         pending_rows += over.num_rows
@@ -170,4 +160,6 @@ def write_anomaly_report(cleaned_path: Path, out_dir: Path, k: float, top_n: int
                     write(pending)
         finally:
             writer.close()
+    if basis is not None:
+        basis.discard()
     return AnomalyReport(path=path, rule=rule, count=count, top=top)

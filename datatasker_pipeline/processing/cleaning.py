@@ -43,6 +43,7 @@ class CleanedChunk:
 
     table: pa.Table
     rejected: pd.DataFrame
+    validated: int = 0  # clean rows that passed CleanSalesRows (all of them, or clean_chunk raised)
 
     @property
     def clean(self) -> pd.DataFrame:
@@ -164,8 +165,8 @@ def clean_chunk(
     if len(rejected_parts) > 1:
         rejected = rejected.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
     validate_clean(table)
-    RejectedRows.validate(rejected)
-    return CleanedChunk(table=table, rejected=rejected)
+    RejectedRows.validate(rejected, inplace=True)  # inplace: no copy (the models do not coerce)
+    return CleanedChunk(table=table, rejected=rejected, validated=table.num_rows)
 
 
 def validate_clean(table: pa.Table) -> None:
@@ -176,4 +177,4 @@ def validate_clean(table: pa.Table) -> None:
             for name in CLEAN_MODEL_COLUMNS
         }
     )
-    CleanSalesRows.validate(frame)
+    CleanSalesRows.validate(frame, inplace=True)

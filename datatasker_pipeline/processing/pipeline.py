@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from ..vocabulary import (
+    ANOMALY_CANDIDATES_FILE,
     CLEANED_FILE,
     REJECTED_COLUMNS,
     REJECTED_ROWS_FILE,
@@ -26,6 +27,7 @@ from ..vocabulary import (
     SOURCE_ROW,
 )
 from .anomalies import AnomalyReport, write_anomaly_report
+from .candidates import AnomalyBasis, CandidateWriter
 from .cleaning import DuplicateTracker, clean_chunk
 from .errors import FileFailure
 from .files import atomic_path
@@ -54,6 +56,10 @@ class CleaningResult:
     rejected_by_reason: dict[str, int]
     options: ProcessingOptions
     seconds: float
+    # Rows CleanSalesRows passed as the cleaner wrote them (the schema check relies on it).
+    rows_validated: int = 0
+    # What the anomaly report needs, gathered while cleaning (statistics, rows set aside).
+    anomaly_basis: AnomalyBasis | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -140,16 +146,20 @@ def _clean_file_once(
         source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes, read_ahead=threads == 1
     )
     reasons: Counter[str] = Counter()
-    rows_clean = 0
+    rows_clean = rows_validated = 0
     last_progress = now = started
+    schema = cleaned_arrow_schema(layout.output_names)
     with atomic_path(out_dir / CLEANED_FILE) as cleaned_tmp, atomic_path(out_dir / REJECTED_ROWS_FILE) as rejected_tmp:
-        cleaned_writer = ParquetTableWriter(cleaned_tmp, cleaned_arrow_schema(layout.output_names))
+        candidates = CandidateWriter(out_dir / ANOMALY_CANDIDATES_FILE, schema, options.anomaly_k)
+        cleaned_writer = ParquetTableWriter(cleaned_tmp, schema)
         rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=(SOURCE_ROW,))
         try:
             for result in map_in_order(lambda chunk: clean_chunk(chunk, layout, options, duplicates), chunks, threads):
                 cleaned_writer.write(result.table)
+                candidates.add(result.table)
                 rejected_writer.write(result.rejected)
                 rows_clean += result.table.num_rows
+                rows_validated += result.validated
                 if len(result.rejected):
                     reasons.update(result.rejected["reason"].value_counts().to_dict())
                 now = time.monotonic()
@@ -158,9 +168,13 @@ def _clean_file_once(
                     last_progress = now
             if on_progress and last_progress != now:
                 on_progress(rows_clean + sum(reasons.values()), time.monotonic() - started)
+        except BaseException:
+            candidates.abandon()
+            raise
         finally:
             cleaned_writer.close()
             rejected_writer.close()
+    basis = candidates.finish()
     rows_rejected = sum(reasons.values())
     return CleaningResult(
         cleaned_path=out_dir / CLEANED_FILE,
@@ -172,6 +186,8 @@ def _clean_file_once(
         rejected_by_reason={reason: reasons.get(reason, 0) for reason in REJECTION_REASONS},
         options=options,
         seconds=time.monotonic() - started,
+        rows_validated=rows_validated,
+        anomaly_basis=basis,
     )
 
 
@@ -211,5 +227,7 @@ def process_file(
         remove_if_empty(Path(out_dir))
         raise
     summary, summary_path = write_region_summary(cleaning.cleaned_path, Path(out_dir))
-    report = write_anomaly_report(cleaning.cleaned_path, Path(out_dir), cleaning.options.anomaly_k)
+    report = write_anomaly_report(
+        cleaning.cleaned_path, Path(out_dir), cleaning.options.anomaly_k, basis=cleaning.anomaly_basis
+    )
     return ProcessResult(cleaning=cleaning, summary=summary, summary_path=summary_path, anomalies=report)

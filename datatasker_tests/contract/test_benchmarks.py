@@ -116,3 +116,67 @@ def test_run_compare_outputs_spots_a_difference(tmp_path: Path) -> None:
     rejected.write_text("".join(lines[:-1]), encoding="utf-8")  # drop the last rejected row
     diffs = compare_outputs(a, b)
     assert diffs and "rejected_rows" in diffs[0]
+
+
+# Every shape the generator makes, with its knobs turned, must be read the same
+# way by the oracle, the pipeline and the DuckDB baseline (issue 13).
+SHAPE_CASES = [
+    ("narrow", {}, 0.0),
+    ("narrow", {"regions": 20, "text_len": 60, "quote_rate": 0.02, "extra_columns": 3, "anomaly_rate": 0.01}, 0.005),
+    ("wide", {}, 0.0),
+    ("wide", {"regions": 3, "text_len": 120, "quote_rate": 0.05, "extra_columns": 2, "anomaly_rate": 0.02}, 0.0),
+]
+
+
+@pytest.mark.parametrize("shape, knobs, ragged", SHAPE_CASES, ids=lambda v: str(v))
+def test_every_shape_agrees_with_the_oracle(tmp_path: Path, shape: str, knobs: dict, ragged: float) -> None:
+    import copy
+
+    from benchmarks.duckdb_job import run
+    from benchmarks.shapes import WIDE_OPTIONS, Knobs
+    from datatasker_pipeline.processing.pipeline import process_file
+    from datatasker_tests.harness.oracle import compare, load_outputs, run_oracle
+
+    options = WIDE_OPTIONS if shape == "wide" else {}
+    src = tmp_path / "sales.csv"
+    generate(1_500, 9, str(src), ragged_rate=ragged, shape=shape, knobs=Knobs(**knobs))
+    data = src.read_bytes()
+    oracle = run_oracle(data, copy.deepcopy(options))
+    assert oracle.error is None and oracle.rows_read == 1_500
+    assert oracle.anomaly_count > 0 and oracle.rows_rejected > 0
+
+    duck = run(str(src), str(tmp_path / "duck"), threads=1, column_map=options.get("column_map"))
+    # Without ragged records DuckDB must take its fast parallel reader, or the baseline is slowed unfairly.
+    assert duck["reader"] == ("null_padding" if ragged else "parallel")
+    loaded = load_outputs(tmp_path / "duck")
+    loaded.rows_read, loaded.rows_clean, loaded.rows_rejected, loaded.anomaly_count = (
+        duck["rows_read"], duck["rows_clean"], duck["rows_rejected"], duck["anomalies"])
+    assert compare(oracle, loaded) == []
+
+    result = process_file(src, tmp_path / "pipe", copy.deepcopy(options))
+    loaded = load_outputs(tmp_path / "pipe")
+    loaded.rows_read, loaded.rows_clean, loaded.rows_rejected, loaded.anomaly_count = (
+        result.rows_read, result.rows_clean, result.rows_rejected, result.anomaly_count)
+    assert compare(oracle, loaded) == []
+
+
+def test_the_wide_shape_is_an_export(tmp_path: Path) -> None:
+    from benchmarks.generate import main
+
+    out = tmp_path / "wide.csv"
+    assert main(["--rows", "2000", "--seed", "3", "--out", str(out), "--shape", "wide"]) == 0
+    data = out.read_bytes()
+    header = data.split(b"\r\n", 1)[0].decode()
+    assert len(header.split(",")) == 21 and "Sales" in header.split(",")
+    assert data.count(b"\n") == data.count(b"\r\n")  # CRLF throughout
+    text = data.decode("utf-8")
+    for needle in ('"Müller, ', "#N/A", ",,", "Île-de-France", "東京", "/2026,", "2026-"):
+        assert needle in text, needle
+
+
+def test_run_cache_names_the_shape_and_knobs() -> None:
+    from benchmarks.run import shape_tag
+    from benchmarks.shapes import Knobs
+
+    assert shape_tag("narrow", Knobs()) == ""
+    assert shape_tag("wide", Knobs(text_len=40)) == "_wide_text_len40"

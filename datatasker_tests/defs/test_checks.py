@@ -71,3 +71,34 @@ def test_anomaly_rate_warns_above_five_percent():
     assert check_anomaly_rate(5, 100).passed
     assert not check_anomaly_rate(6, 100).passed
     assert check_anomaly_rate(0, 0).passed
+
+
+def test_schema_check_trusts_the_cleaners_validation_but_checks_the_row_count(tmp_path):
+    path = tmp_path / "cleaned.parquet"
+    write_row_groups(path, *(clean_rows(1 + 100 * i, 100) for i in range(6)))
+    assert check_cleaned_schema(path, COLUMNS, 600).passed
+    result = check_cleaned_schema(path, COLUMNS, 599)
+    assert not result.passed and "validated 599" in result.metadata["problems"].value
+
+
+def test_schema_check_finds_a_bad_row_group_from_its_statistics(tmp_path):
+    path = tmp_path / "cleaned.parquet"
+    write_row_groups(path, *(clean_rows(1 + 100 * i, 100) for i in range(5)), clean_rows(501, 3, revenue=-1.0))
+    result = check_cleaned_schema(path, COLUMNS, 503)
+    assert not result.passed and "row group 5: revenue" in result.metadata["problems"].value
+
+
+def test_schema_check_finds_repeated_source_rows_across_row_groups(tmp_path):
+    path = tmp_path / "cleaned.parquet"
+    write_row_groups(path, clean_rows(1, 100), clean_rows(50, 100))
+    result = check_cleaned_schema(path, COLUMNS, 200)
+    assert not result.passed and "source_row 50" in result.metadata["problems"].value
+
+
+def test_schema_check_validates_row_groups_without_statistics(tmp_path):
+    path = tmp_path / "cleaned.parquet"
+    table = clean_rows(1, 10, revenue=-1.0)
+    with pq.ParquetWriter(path, table.schema, write_statistics=False) as writer:
+        writer.write_table(table)
+    result = check_cleaned_schema(path, COLUMNS, 10)
+    assert not result.passed and "revenue" in result.metadata["problems"].value

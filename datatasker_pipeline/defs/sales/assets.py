@@ -151,7 +151,7 @@ def cleaned_sales(
         },
     )
     yield check_rows_conserved(result.rows_read, result.cleaned_path, result.rejected_path)
-    yield check_cleaned_schema(result.cleaned_path, result.columns)
+    yield check_cleaned_schema(result.cleaned_path, result.columns, result.rows_validated)
 
 
 @dg.asset(
@@ -192,7 +192,9 @@ def anomaly_report(
 ) -> dg.MaterializeResult:
     out_dir = data_root.outputs_for(context.run.run_id)
     with failures_for_people(context):
-        report = write_anomaly_report(cleaned_sales.cleaned_path, out_dir, cleaned_sales.options.anomaly_k)
+        report = write_anomaly_report(
+            cleaned_sales.cleaned_path, out_dir, cleaned_sales.options.anomaly_k, basis=cleaned_sales.anomaly_basis
+        )
     rule = report.rule
     return dg.MaterializeResult(
         metadata={

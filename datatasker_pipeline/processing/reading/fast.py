@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .boundary import FastPathUnavailable, record_boundary
 from .layout import ColumnChunk, ColumnLayout, ReadLimits
 
 # Bounds memory: each block in flight costs several times its size (Arrow columns, trimmed
@@ -53,12 +54,6 @@ FAST_BLOCK_BYTES = 3 << 20
 # A block that finds no record boundary grows; beyond this the reference path takes over.
 MAX_PENDING_BYTES = 256 << 20
 _BOM = codecs.BOM_UTF8
-_QUOTE = 0x22
-_LF, _CR = 0x0A, 0x0D
-
-
-class FastPathUnavailable(Exception):
-    """The fast reader cannot promise the reference's result for this file."""
 
 
 def fast_path_possible(encoding: str, delimiter: str) -> bool:
@@ -77,51 +72,6 @@ class ParsedBlock:
     valid_numbers: np.ndarray  # 0-based record index within the block, well-shaped records
     ragged_numbers: np.ndarray  # 0-based record index within the block, ragged records
     records: int
-
-
-def record_boundary(data: bytes, delimiter: int, at_eof: bool) -> int:
-    """Length of the longest prefix of ``data`` made of whole records (0 if none).
-
-    ``data`` starts at a record boundary. Raises FastPathUnavailable when
-    ``at_eof`` and the data ends inside a quoted field.
-    """
-    n = len(data)
-    inside = False
-    gaps_end = []  # end of each unquoted stretch (an opening quote's index)
-    gaps_start = [0]  # start of each unquoted stretch
-    i = data.find(b'"')
-    while i != -1:
-        if not inside:
-            if i == 0 or data[i - 1] in (delimiter, _LF, _CR):
-                inside = True
-                gaps_end.append(i)
-            i = data.find(b'"', i + 1)  # otherwise a literal quote in an unquoted field
-        else:
-            if i + 1 < n and data[i + 1] == _QUOTE:
-                i = data.find(b'"', i + 2)  # "" inside a quoted field
-            elif i + 1 == n and not at_eof:
-                break  # could be the first half of "": undecided, stay inside
-            else:
-                inside = False
-                gaps_start.append(i + 1)
-                i = data.find(b'"', i + 1)
-    if at_eof:
-        if inside:
-            raise FastPathUnavailable("the file ends inside a quoted field")
-        return n
-    if not inside:
-        gaps_end.append(n)
-    # Search the unquoted stretches from the last one back for a line end.
-    for start, end in zip(reversed(gaps_start[: len(gaps_end)]), reversed(gaps_end)):
-        while end > start:
-            j = max(data.rfind(b"\n", start, end), data.rfind(b"\r", start, end))
-            if j < 0:
-                break
-            if data[j] == _CR and j + 1 >= n:
-                end = j  # a "\r" as the last byte may be half of "\r\n"
-                continue
-            return j + 1
-    return 0
 
 
 def _parse_block(data: bytes, names: list[str], delimiter: str, max_field_bytes: int) -> ParsedBlock:

@@ -23,18 +23,15 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from datatasker_pipeline.testing.deployment import running_deployment
-from datatasker_pipeline.testing.host import drop_atomically
 from datatasker_pipeline.testing.workers import running_celery_deployment
 
-from .latency import SENSOR_LOOP_SECONDS, phases_of, small_file, wait_finished
+from .latency import drops_then_burst
 
 DEPLOYMENTS = {
     "default": running_deployment,  # each run a fresh process started by the code server
@@ -44,33 +41,15 @@ DEPLOYMENTS = {
 
 def measure(deployment, drops: int, burst: int, seed: int) -> dict:
     """Latency of single drops, then the drain rate of a burst, on one running deployment."""
-    drop_atomically(deployment.incoming, "warmup.csv", small_file(0))
-    wait_finished(deployment, ["warmup.csv"], 600)
-
-    pauses = random.Random(seed)
-    latencies, phases = [], []
-    for i in range(drops):
-        time.sleep(pauses.uniform(0, SENSOR_LOOP_SECONDS))
-        name = f"latency_{i}.csv"
-        drop_atomically(deployment.incoming, name, small_file(i))
-        dropped = time.time()
-        run = wait_finished(deployment, [name], 600)[name]
-        latencies.append(run["endTime"] - dropped)
-        phases.append(phases_of(deployment, run, dropped))
-
-    names = [f"burst_{i:03}.csv" for i in range(burst)]
-    started = time.time()
-    for i, name in enumerate(names):
-        drop_atomically(deployment.incoming, name, small_file(1000 + i))
-    runs = wait_finished(deployment, names, 3600)
-    drained = max(runs[n]["endTime"] for n in names) - started
+    measured = drops_then_burst(deployment, drops, burst, seed, timeout=600)
+    latencies, phases, drained = measured["latencies"], measured["phases"], measured["burst_drain_seconds"]
     return {
         "drop_to_success_seconds": latencies,
         "drop_to_success_median": statistics.median(latencies),
         "launch_to_run_start_median": statistics.median(p["run_process_start"] for p in phases),
         "phase_medians": {key: statistics.median(p[key] for p in phases) for key in phases[0]},
         "burst_files": burst,
-        "burst_statuses": sorted({runs[n]["status"] for n in names}),
+        "burst_statuses": measured["burst_statuses"],
         "burst_drain_seconds": drained,
         "burst_runs_per_minute": burst / drained * 60,
     }

@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..vocabulary import INCOMING_DIR, JOB_NAME, OUTPUT_FILE_NAMES, OUTPUTS_DIR
@@ -261,18 +261,24 @@ def missing_outputs(data_dir: Path, run_id: str) -> list[str]:
 
 
 @contextlib.contextmanager
+def started(dep: DagsterStack) -> Iterator[DagsterStack]:
+    """Start a deployment's processes and stop them afterwards; their log tails when anything fails."""
+    try:
+        dep.start(timeout=300)
+        yield dep
+    except BaseException:
+        print(dep.all_log_tails())
+        raise
+    finally:
+        dep.stop()
+
+
+@contextlib.contextmanager
 def running_deployment(base: Path, database_prefix: str = "dt_test"):
     """A fresh database and the three production processes over it; log tails on failure."""
     require_postgres()
     with fresh_database(database_prefix) as db_name:
         data_dir = base / "data"
         (data_dir / INCOMING_DIR).mkdir(parents=True)
-        dep = Deployment(base / "deploy", db_name, data_dir)
-        try:
-            dep.start(timeout=300)
+        with started(Deployment(base / "deploy", db_name, data_dir)) as dep:
             yield dep
-        except BaseException:
-            print(dep.all_log_tails())
-            raise
-        finally:
-            dep.stop()

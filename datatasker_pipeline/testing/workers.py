@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..vocabulary import CELERY_BACKEND_URL_ENV, CELERY_BROKER_URL_ENV, INCOMING_DIR
-from .deployment import DEPLOY_DIR, Deployment
+from .deployment import DEPLOY_DIR, Deployment, started
 from .host import executable
 from .postgres import fresh_database, require_postgres
 from .services import REDIS_URL, fresh_vhost
@@ -79,12 +79,5 @@ def running_celery_deployment(base: Path, database_prefix: str = "dt_test", **kw
     with fresh_database(database_prefix) as db_name, fresh_vhost(database_prefix) as broker_url:
         data_dir = base / "data"
         (data_dir / INCOMING_DIR).mkdir(parents=True)
-        dep = CeleryDeployment(base / "deploy", db_name, data_dir, broker_url, **kwargs)
-        try:
-            dep.start(timeout=300)
+        with started(CeleryDeployment(base / "deploy", db_name, data_dir, broker_url, **kwargs)) as dep:
             yield dep
-        except BaseException:
-            print(dep.all_log_tails())
-            raise
-        finally:
-            dep.stop()

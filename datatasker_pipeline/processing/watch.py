@@ -140,14 +140,16 @@ def plan_tick(
         sha256, fingerprint = _identify(dropped, max_file_bytes)
         hashed_bytes += dropped.size
         plan.handled[dropped.name] = [*dropped.signature, fingerprint]
-        if previous is not None and previous[3] == fingerprint:
-            continue  # touched or re-dropped with the same bytes
         key = partition_key_for(dropped.name)
+        # Asked even when the cursor saw these bytes under this name: re-dropped
+        # before a tick noticed that the first copy left, they are still a duplicate.
         earlier_run = already_processed(key, fingerprint)
         if earlier_run:
             run_id, finished = earlier_run
             if finished:
                 plan.duplicates.append(Duplicate(dropped, run_id))
             continue
+        if previous is not None and previous[3] == fingerprint:
+            continue  # touched with the same bytes, its run not created yet: no second request
         plan.new.append(NewContent(dropped, key, sha256, fingerprint))
     return plan

@@ -145,3 +145,15 @@ def test_bytes_a_queued_run_will_take_are_left_to_it(incoming):
     path = drop(incoming, "sales.csv", T0 - 5 * SECOND)
     plan = tick(incoming, FakeClock(), processed={("sales.csv", content_fingerprint(path)): ("run-1", False)})
     assert plan.new == [] and plan.duplicates == [] and "sales.csv" in plan.handled
+
+
+def test_bytes_re_dropped_before_a_tick_saw_the_first_copy_leave_are_still_a_duplicate(incoming):
+    path = drop(incoming, "sales.csv", T0 - 10 * SECOND)
+    clock = FakeClock()
+    first = tick(incoming, clock)
+    [new] = first.new
+    path.unlink()  # its run took it ...
+    drop(incoming, "sales.csv", T0 - 5 * SECOND)  # ... and the same bytes came back before the next tick
+    processed = {("sales.csv", new.fingerprint): ("run-1", True)}
+    plan = tick(incoming, clock, first.handled, processed=processed)
+    assert plan.new == [] and [(d.file.name, d.run_id) for d in plan.duplicates] == [("sales.csv", "run-1")]

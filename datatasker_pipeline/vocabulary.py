@@ -37,6 +37,9 @@ FINGERPRINT_TAG = "datatasker/fingerprint"
 # SHA-256 of the file's bytes as whoever launched the run read them; raw_csv
 # warns when the bytes it takes differ.
 SHA256_TAG = "datatasker/sha256"
+# In an object-store data root: the ETag of the object the run was requested for
+# (the run copies exactly that version; the sensor cannot hash what it does not read).
+ETAG_TAG = "datatasker/etag"
 # The file's size in bytes when the run was launched.
 SIZE_TAG = "datatasker/size_bytes"
 # Who launched the run: the sensor, `datatasker process`, `datatasker submit --remote`.
@@ -52,6 +55,9 @@ RAW_DIR = "raw"  # raw/<run_id>/: the exact bytes a run read; processed files li
 DUPLICATES_DIR = "duplicates"  # duplicates/<run_id>/: the same bytes dropped again after that run
 OUTPUTS_DIR = "outputs"  # outputs/<run_id>/: a run's results
 FAILED_DIR = "failed"  # failed/<run_id>.json: why a file failed
+# manifests/<run_id>.json: written last, once all four result files are in place. Readers
+# trust a run's outputs only when it is there (an object store has no atomic folder rename).
+MANIFESTS_DIR = "manifests"
 RUN_FOLDER_KINDS = (RAW_DIR, OUTPUTS_DIR, DUPLICATES_DIR)
 SIDECAR_SUFFIX = ".json"  # <file>.csv.json holds the file's options
 CSV_SUFFIX = ".csv"

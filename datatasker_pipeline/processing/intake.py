@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..vocabulary import CSV_SUFFIX, IN_PROGRESS_SUFFIXES
 from .options import sidecar_path
+from .store import is_remote
 
 HASH_BLOCK_BYTES = 1 << 20
 # Partition keys stay file-name safe: Dagster rejects "..." (its range
@@ -46,6 +47,8 @@ def is_candidate(name: str) -> bool:
 
 def is_plain_file(path: Path) -> bool:
     """A regular file that is not a symbolic link (a link could point anywhere on the machine)."""
+    if is_remote(path):
+        return path.is_file()  # an object store has no links
     return path.is_file() and not path.is_symlink()
 
 
@@ -58,10 +61,15 @@ class DroppedFile:
     size: int
     mtime_ns: int
     sidecar_mtime_ns: int  # 0 when there is no sidecar
+    # In an object store: the object's ETag and its sidecar's ("" when none); mtimes are 0 there.
+    etag: str = ""
+    sidecar_etag: str = ""
 
     @property
-    def signature(self) -> list[int]:
-        """Cheap change detector: same signature, same bytes (assumed, not hashed)."""
+    def signature(self) -> list:
+        """Cheap change detector: same signature, same bytes (assumed, not hashed; an ETag in a store)."""
+        if self.etag:
+            return [self.size, self.etag, self.sidecar_etag]
         return [self.size, self.mtime_ns, self.sidecar_mtime_ns]
 
 
@@ -98,6 +106,8 @@ def file_for_partition(folder: Path, partition_key: str) -> Path | None:
     exact = folder / partition_key
     if partition_key_for(partition_key) == partition_key and exact.parent == folder and is_plain_file(exact):
         return exact
+    if is_remote(folder):
+        return next((p for p in folder.iterdir() if partition_key_for(p.name) == partition_key and p.is_file()), None)
     if not folder.is_dir():
         return None
     with os.scandir(folder) as entries:
@@ -130,6 +140,11 @@ def fingerprint_from_hashes(sha256: str, sidecar_sha256: str | None) -> str:
     if sidecar_sha256 is None:
         return sha256[:32]
     return hashlib.sha256((sha256 + sidecar_sha256).encode()).hexdigest()[:32]
+
+
+def fingerprint_from_etags(etag: str, sidecar_etag: str) -> str:
+    """An object store's fingerprint: its ETags (same bytes uploaded the same way, same ETag)."""
+    return hashlib.sha256(f"etag:{etag}/{sidecar_etag}".encode()).hexdigest()[:32]
 
 
 def content_fingerprint(path: Path) -> str:

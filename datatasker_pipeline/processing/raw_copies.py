@@ -21,6 +21,7 @@ from .errors import FileFailure, size_failure
 from .files import atomic_path
 from .intake import HASH_BLOCK_BYTES, file_for_partition, is_plain_file, sha256_of
 from .options import sidecar_path
+from .store import ObjectChanged, copy_pinned, etag_of, is_remote, move, upload
 
 READ_ONLY = 0o444
 
@@ -65,6 +66,8 @@ def copy_raw_file(source: Path, destination_dir: Path, max_file_bytes: int, name
     if size > max_file_bytes:
         raise FileFailure(size_failure(size, max_file_bytes))
     target = destination_dir / (name or source.name)
+    if is_remote(target):
+        return _copy_into_store(source, target)
     with atomic_path(target) as partial:
         sha256, copied = copy_hashing(source, partial)
         os.chmod(partial, READ_ONLY)
@@ -74,6 +77,43 @@ def copy_raw_file(source: Path, destination_dir: Path, max_file_bytes: int, name
             shutil.copyfile(sidecar, partial)
             os.chmod(partial, READ_ONLY)
     return _raw_file(target, sha256, copied)
+
+
+def _copy_into_store(source, target) -> RawFile:
+    """Server-side copy within the store, or an upload of a local file; hashed from the source."""
+    place = (lambda a, b: copy_pinned(a, b, None)) if is_remote(source) else upload
+    place(source, target)
+    sidecar = sidecar_path(source)
+    if is_plain_file(sidecar):
+        place(sidecar, sidecar_path(target))
+    return _raw_file(target, sha256_of(source), source.stat().st_size)
+
+
+def _take_from_store(source, destination_dir, max_file_bytes: int, expected_etag: str | None) -> RawFile:
+    """The object-store inbox: copy the object the sensor saw (pinned to its ETag) into the raw folder, then delete it.
+
+    A key overwritten since the run was requested is left alone (its new
+    version gets its own run); the run fails with a message.
+    """
+    size = source.stat().st_size
+    target = destination_dir / source.name
+    if size > max_file_bytes:
+        move(source, target)
+        raise FileFailure(size_failure(size, max_file_bytes))
+    try:
+        copy_pinned(source, target, expected_etag)
+    except ObjectChanged:
+        raise FileFailure(
+            f"{source.name} was replaced after this run was requested: the new version stays in incoming/ "
+            "for a run of its own"
+        ) from None
+    sidecar = sidecar_path(source)
+    if is_plain_file(sidecar):
+        move(sidecar, sidecar_path(target))
+    # Delete only the version this run copied; a newer upload under the same key stays for its own run.
+    if expected_etag is None or etag_of(source) == expected_etag:
+        source.fs.rm_file(source.path)
+    return _raw_file(target, sha256_of(target), size)
 
 
 def _move(source: Path, target: Path) -> None:
@@ -88,14 +128,19 @@ def _move(source: Path, target: Path) -> None:
         source.unlink()
 
 
-def take_dropped_file(source: Path, destination_dir: Path, max_file_bytes: int, expected_sha256: str | None) -> RawFile:
+def take_dropped_file(
+    source: Path, destination_dir: Path, max_file_bytes: int, expected_sha256: str | None, expected_etag: str | None = None
+) -> RawFile:
     """Move a dropped file (and its sidecar) out of ``incoming/`` into the run's raw folder.
 
     With ``expected_sha256`` (what the sensor hashed when it requested the
     run) the file is hashed where it lies first, and a file whose bytes
     changed since is left alone: the new version gets a run of its own. An
-    oversized file is moved unhashed, and fails.
+    oversized file is moved unhashed, and fails. In an object store the
+    ``expected_etag`` pins the version instead (see :func:`_take_from_store`).
     """
+    if is_remote(source):
+        return _take_from_store(source, destination_dir, max_file_bytes, expected_etag)
     size = source.stat().st_size
     target = destination_dir / source.name
     destination_dir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +179,18 @@ def set_aside_duplicate(dropped: Path, signature: list[int], duplicates_dir: Pat
     _move(dropped, target)
     if sidecar_mtime:
         _move(sidecar, sidecar_path(target))
+    return target
+
+
+def _set_aside_in_store(dropped, signature: list, duplicates_dir) -> Path | None:
+    sidecar = sidecar_path(dropped)
+    etag, sidecar_etag = etag_of(dropped), etag_of(sidecar) or ""
+    if etag is None or [signature[0], etag, sidecar_etag] != [signature[0], *signature[1:3]]:
+        return None
+    target = duplicates_dir / dropped.name
+    move(dropped, target, etag)
+    if sidecar_etag:
+        move(sidecar, sidecar_path(target), sidecar_etag)
     return target
 
 

@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..vocabulary import SIDECAR_SUFFIX
 from .intake import (
     DroppedFile,
+    fingerprint_from_etags,
     fingerprint_of,
+    is_candidate,
     partition_key_for,
     scan_incoming,
     sha256_of,
 )
 from .options import sidecar_path
+from .store import etag_of, list_page
 
 # A tick must finish well inside the 60 s sensor timeout: hash at most this
 # many bytes per tick and leave the rest for the next one.
@@ -30,6 +34,9 @@ MAX_RUNS_PER_TICK = 500
 # a tick would otherwise wait a whole extra loop for the settle time to pass;
 # instead the tick waits (at most this long) and looks again.
 MAX_SETTLE_WAIT_SECONDS = 2.0
+# An object store is listed in pages of 1,000 keys: at most this many per tick
+# (a few hundred milliseconds), the next tick going on where this one stopped.
+STORE_PAGES_PER_TICK = 5
 
 # The cursor's record of one file: [size, mtime_ns, sidecar_mtime_ns, fingerprint].
 Handled = dict[str, list]
@@ -58,6 +65,41 @@ class TickPlan:
     new: list[NewContent] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     handled: Handled = field(default_factory=dict)  # the cursor to keep
+    # Name of the last file looked at, when the tick stopped before the end of its listing.
+    stopped_after: str | None = None
+
+
+def scan_store_window(folder, start_after: str, pages: int = STORE_PAGES_PER_TICK) -> tuple[list[DroppedFile], str]:
+    """The candidate objects of up to ``pages`` listing pages of a store's inbox after name ``start_after``.
+
+    Also returns where the next window starts ("" once the listing ended:
+    the next tick starts from the beginning). An object store writes an
+    object whole, so there is nothing to let settle; the ETag stands for the
+    bytes.
+    """
+    seen = {}
+    after = start_after
+    for _ in range(pages):
+        objects, more = list_page(folder, after)
+        seen.update((o.name, o) for o in objects)
+        after = objects[-1].name if objects else after
+        if not more:
+            after = ""
+            break
+    listing = []
+    for name, found in seen.items():
+        if not is_candidate(name):
+            continue
+        sidecar_name = name + SIDECAR_SUFFIX
+        sidecar = seen.get(sidecar_name)
+        if sidecar is not None:
+            sidecar_etag = sidecar.etag
+        elif after and sidecar_name > after:  # it may lie beyond this window
+            sidecar_etag = etag_of(folder / sidecar_name) or ""
+        else:
+            sidecar_etag = ""
+        listing.append(DroppedFile(name, folder / name, found.size, 0, 0, found.etag, sidecar_etag))
+    return listing, after
 
 
 def seen_unchanged(dropped: DroppedFile, handled: Handled) -> bool:
@@ -87,7 +129,9 @@ def run_key_for(partition_key: str, fingerprint: str) -> str:
 
 
 def _identify(dropped: DroppedFile, max_file_bytes: int) -> tuple[str, str]:
-    """(sha256, fingerprint) of a dropped file and its sidecar."""
+    """(sha256, fingerprint) of a dropped file and its sidecar; no sha256 in a store (its ETag stands in)."""
+    if dropped.etag:
+        return "", fingerprint_from_etags(dropped.etag, dropped.sidecar_etag)
     if dropped.size > max_file_bytes:
         # Not hashed (it could take minutes): its run fails at once with the size message.
         marker = f"oversize-{dropped.size}-{dropped.mtime_ns}"
@@ -105,6 +149,7 @@ def plan_tick(
     already_processed: Callable[[str, str], tuple[str, bool] | None],
     clock: Callable[[], int] = time.time_ns,
     sleep: Callable[[float], None] = time.sleep,
+    scan: Callable[[Path], list[DroppedFile]] = scan_incoming,
 ) -> TickPlan:
     """The files in ``folder`` whose bytes need a run, and the cursor to keep.
 
@@ -116,18 +161,19 @@ def plan_tick(
     and gives its ID and whether it has finished: then the file is a
     duplicate; while that run has yet to take it, it is simply left alone. The cursor
     keeps only files still in the folder, so its size follows the files
-    waiting there, not the history.
+    waiting there, not the history. ``scan`` lists the folder (a local scan,
+    or one window of a store's listing).
     """
     settle_ns = int(settle_seconds * 1e9)
-    listing, now_ns = scan_incoming(folder), clock()
+    listing, now_ns = scan(folder), clock()
     wait = seconds_until_settled(listing, handled, now_ns, settle_ns)
     if 0 < wait <= MAX_SETTLE_WAIT_SECONDS:
         sleep(wait)
-        listing, now_ns = scan_incoming(folder), clock()
+        listing, now_ns = scan(folder), clock()
 
     plan = TickPlan()
     hashed_bytes = 0
-    for dropped in listing:
+    for position, dropped in enumerate(listing):
         previous = handled.get(dropped.name)
         if previous is not None:
             plan.handled[dropped.name] = previous
@@ -136,9 +182,10 @@ def plan_tick(
         if now_ns - max(dropped.mtime_ns, dropped.sidecar_mtime_ns) < settle_ns:
             continue  # possibly still being written; look again next tick
         if hashed_bytes > HASH_BUDGET_BYTES or len(plan.new) >= MAX_RUNS_PER_TICK:
+            plan.stopped_after = listing[position - 1].name if position else ""
             break
         sha256, fingerprint = _identify(dropped, max_file_bytes)
-        hashed_bytes += dropped.size
+        hashed_bytes += 0 if dropped.etag else dropped.size
         plan.handled[dropped.name] = [*dropped.signature, fingerprint]
         key = partition_key_for(dropped.name)
         # Asked even when the cursor saw these bytes under this name: re-dropped

@@ -13,20 +13,26 @@ from typing import Iterator
 import dagster as dg
 
 from ...processing.anomalies import write_anomaly_report
+from ...processing.completion import publish_results
 from ...processing.errors import FileFailure, size_failure
 from ...processing.options import load_options
 from ...processing.pipeline import CleaningResult, clean_file
 from ...processing.raw_copies import RawFile, copy_raw_file, earlier_raw_file, staged_raw_file, take_dropped_file
 from ...processing.summary import write_region_summary
 from ...vocabulary import (
+    ANOMALIES_FILE,
     ANOMALIES_LABEL,
     ASSET_GROUP,
+    CLEANED_FILE,
     CLEANED_LABEL,
+    ETAG_TAG,
     ORIGIN_PROCESS,
     ORIGIN_TAG,
     PARENT_RUN_TAG,
     PARTITION_TAG,
+    REGION_SUMMARY_FILE,
     REGION_SUMMARY_LABEL,
+    REJECTED_ROWS_FILE,
     REJECTED_ROWS_LABEL,
     REQUIRED_COLUMNS,
     REVENUE_PER_UNIT,
@@ -62,7 +68,7 @@ def take_raw_copy(context: dg.AssetExecutionContext, data_root: DataRoot) -> Raw
     key, tags = context.partition_key, context.run.tags
     raw_dir = data_root.raw_for(context.run.run_id)
     expected, limit = tags.get(SHA256_TAG), data_root.limits.max_file_bytes
-    with failures_for_people(context):
+    with failures_for_people(context, store=data_root.root):
         if tags.get(ORIGIN_TAG) == ORIGIN_PROCESS:
             staged = staged_raw_file(raw_dir, key, expected) if expected else None
             if staged is not None:
@@ -76,7 +82,7 @@ def take_raw_copy(context: dg.AssetExecutionContext, data_root: DataRoot) -> Raw
                 return copy_raw_file(parent_copy, raw_dir, limit)
         source = data_root.incoming_file_for(key)
         if source is not None:
-            return take_dropped_file(source, raw_dir, limit, expected)
+            return take_dropped_file(source, raw_dir, limit, expected, tags.get(ETAG_TAG))
         # Another run took the file first (a launch by hand racing the sensor): its copy has the bytes.
         runs = context.instance.get_run_records(filters=dg.RunsFilter(tags={PARTITION_TAG: key}), limit=20)
         folders = (data_root.raw_for(r.dagster_run.run_id) for r in runs if r.dagster_run.run_id != context.run.run_id)
@@ -87,6 +93,19 @@ def take_raw_copy(context: dg.AssetExecutionContext, data_root: DataRoot) -> Raw
         f"no file for partition {key!r}: nothing waiting in {data_root.incoming} and no earlier raw copy "
         "of these bytes; drop the file again to process it"
     )
+
+
+def publish(context: dg.AssetExecutionContext, data_root: DataRoot, *names: str) -> dict[str, str]:
+    """Place the step's finished files among the run's outputs (uploads on a store); where each now is.
+
+    The run's manifest is written by whichever step completes the set of four.
+    """
+    run_id = context.run.run_id
+    outputs = data_root.outputs_for(run_id)
+    with failures_for_people(context, store=data_root.root):
+        if publish_results(data_root.work_dir_for(run_id), outputs, data_root.manifest_for(run_id), run_id, names):
+            context.log.info(f"results complete: {data_root.manifest_for(run_id)}")
+    return {name: str(outputs / name) for name in names}
 
 
 @dg.asset(
@@ -123,14 +142,15 @@ def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output
 def cleaned_sales(
     context: dg.AssetExecutionContext, config: SalesFileOptions, raw_csv: RawFile, data_root: DataRoot
 ) -> Iterator[dg.Output[CleaningResult] | dg.AssetCheckResult]:
-    out_dir = data_root.outputs_for(context.run.run_id)
-    parsed = load_options(raw_csv.sidecar, config.given())
+    out_dir = data_root.work_dir_for(context.run.run_id)
 
     def progress(rows: int, seconds: float) -> None:
         context.log.info(f"{rows:,} rows cleaned in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
 
-    with failures_for_people(context, out_dir):
+    with failures_for_people(context, out_dir, store=data_root.root):
+        parsed = load_options(raw_csv.sidecar, config.given())
         result = clean_file(raw_csv.path, out_dir, parsed, data_root.limits, on_progress=progress)
+    placed = publish(context, data_root, CLEANED_FILE, REJECTED_ROWS_FILE)
     # Downstream assets get the whole result (paths, counts, the options in force).
     yield dg.Output(
         result,
@@ -145,8 +165,8 @@ def cleaned_sales(
             "seconds": round(result.seconds, 3),
             "peak_rss_mb": round(peak_rss_mb(), 1),
             "options": dg.MetadataValue.json(result.options.as_dict()),
-            CLEANED_LABEL: dg.MetadataValue.path(str(result.cleaned_path)),
-            REJECTED_ROWS_LABEL: dg.MetadataValue.path(str(result.rejected_path)),
+            CLEANED_LABEL: dg.MetadataValue.path(placed[CLEANED_FILE]),
+            REJECTED_ROWS_LABEL: dg.MetadataValue.path(placed[REJECTED_ROWS_FILE]),
             "dagster/column_schema": column_schema([SOURCE_ROW, *result.columns, REVENUE_PER_UNIT]),
         },
     )
@@ -165,16 +185,17 @@ def cleaned_sales(
 def region_summary(
     context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
 ) -> dg.MaterializeResult:
-    out_dir = data_root.outputs_for(context.run.run_id)
-    with failures_for_people(context):
-        summary, path = write_region_summary(cleaned_sales.cleaned_path, out_dir)
+    out_dir = data_root.work_dir_for(context.run.run_id)
+    with failures_for_people(context, store=data_root.root):
+        summary, _ = write_region_summary(cleaned_sales.cleaned_path, out_dir)
+    placed = publish(context, data_root, REGION_SUMMARY_FILE)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(summary),
             "regions": len(summary),
             "summary": table(summary),
             "revenue_by_region": revenue_chart(summary),
-            REGION_SUMMARY_LABEL: dg.MetadataValue.path(str(path)),
+            REGION_SUMMARY_LABEL: dg.MetadataValue.path(placed[REGION_SUMMARY_FILE]),
         }
     )
 
@@ -190,11 +211,12 @@ def region_summary(
 def anomaly_report(
     context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
 ) -> dg.MaterializeResult:
-    out_dir = data_root.outputs_for(context.run.run_id)
-    with failures_for_people(context):
+    out_dir = data_root.work_dir_for(context.run.run_id)
+    with failures_for_people(context, store=data_root.root):
         report = write_anomaly_report(
             cleaned_sales.cleaned_path, out_dir, cleaned_sales.options.anomaly_k, basis=cleaned_sales.anomaly_basis
         )
+    placed = publish(context, data_root, ANOMALIES_FILE)
     rule = report.rule
     return dg.MaterializeResult(
         metadata={
@@ -205,7 +227,7 @@ def anomaly_report(
             "std_revenue_per_unit": rule.std if rule else "n/a",
             "anomaly_k": cleaned_sales.options.anomaly_k,
             "top_anomalies": markdown_table(report.top[[SOURCE_ROW, "region", REVENUE_PER_UNIT, Z_SCORE]]),
-            ANOMALIES_LABEL: dg.MetadataValue.path(str(report.path)),
+            ANOMALIES_LABEL: dg.MetadataValue.path(placed[ANOMALIES_FILE]),
         },
         check_results=[check_anomaly_rate(report.count, cleaned_sales.rows_clean)],
     )

@@ -5,24 +5,47 @@ from __future__ import annotations
 import contextlib
 import random
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import dagster as dg
 
 from ...processing.errors import FileFailure, message_for_people
 from ...processing.pipeline import remove_if_empty
+from ...processing.store import describe, is_remote
 
 TRANSIENT_RETRIES = 3
 
 
 @contextlib.contextmanager
-def failures_for_people(context: dg.AssetExecutionContext, out_dir: Path | None = None) -> Iterator[None]:
+def failures_for_people(
+    context: dg.AssetExecutionContext, out_dir: Path | None = None, store: Any = None
+) -> Iterator[None]:
     """Turn a whole-file failure into a run failure whose message is the person's message.
 
     ``dg.Failure`` puts the text itself in the step failure (UI, GraphQL,
     CLI) instead of a wrapped traceback, and bad data is never retried.
     Transient I/O errors are retried with exponential backoff and jitter.
+    With ``store`` (an object-store data root), the store's own failures
+    (credentials, bucket, endpoint) become one line naming bucket and
+    endpoint; only an unreachable endpoint is retried.
     """
+    try:
+        with _file_failures(context, out_dir):
+            yield
+    except (dg.Failure, dg.RetryRequested):
+        raise
+    except Exception as error:
+        problem = describe(error, store) if store is not None and is_remote(store) else None
+        if problem is None:
+            raise
+        if not problem.transient or context.retry_number >= TRANSIENT_RETRIES:
+            context.log.error(problem.message)
+            raise dg.Failure(description=problem.message, allow_retries=False) from None
+        raise _retry(context, problem) from None
+
+
+@contextlib.contextmanager
+def _file_failures(context: dg.AssetExecutionContext, out_dir: Path | None) -> Iterator[None]:
     try:
         yield
     except FileFailure as failure:
@@ -34,9 +57,13 @@ def failures_for_people(context: dg.AssetExecutionContext, out_dir: Path | None 
     except OSError as error:
         if context.retry_number >= TRANSIENT_RETRIES:
             raise
-        wait = 0.5 * 2**context.retry_number * random.uniform(0.5, 1.5)
-        context.log.warning(f"transient I/O error, retrying in {wait:.1f} s: {error}")
-        raise dg.RetryRequested(max_retries=TRANSIENT_RETRIES, seconds_to_wait=wait) from error
+        raise _retry(context, error) from error
+
+
+def _retry(context: dg.AssetExecutionContext, error: BaseException) -> dg.RetryRequested:
+    wait = 0.5 * 2**context.retry_number * random.uniform(0.5, 1.5)
+    context.log.warning(f"transient I/O error, retrying in {wait:.1f} s: {error}")
+    return dg.RetryRequested(max_retries=TRANSIENT_RETRIES, seconds_to_wait=wait)
 
 
 def fail_for_people(message: str) -> dg.Failure:

@@ -9,8 +9,10 @@ import dagster as dg
 
 from ...processing.failure_records import write_failure_record
 from ...processing.raw_copies import set_aside_duplicate
-from ...processing.watch import plan_tick, run_key_for
+from ...processing.store import StoreError, describe
+from ...processing.watch import plan_tick, run_key_for, scan_store_window
 from ...vocabulary import (
+    ETAG_TAG,
     FAILURE_SENSOR,
     FILE_NAME_TAG,
     FILE_SENSOR,
@@ -41,7 +43,10 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
     # The cursor records what was seen of each file still in incoming/ (size,
     # mtimes, content fingerprint), never the clock: a file copied in with an
     # old mtime is still new, and files leave the cursor when they leave the folder.
-    handled = json.loads(context.cursor)["files"] if context.cursor else {}
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    handled = cursor.get("files", {})
+    # In an object store, where this tick's window of the listing starts (bounded pages per tick).
+    window_start, window_next = cursor.get("after", ""), ""
 
     def already_processed(partition_key: str, fingerprint: str) -> tuple[str, bool] | None:
         """The run of this partition for these exact bytes, and whether it finished (the tags are the durable record)."""
@@ -52,13 +57,26 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         run = records[0].dagster_run
         return run.run_id, run.is_finished
 
-    plan = plan_tick(
-        data_root.incoming,
-        handled,
-        settle_seconds=data_root.settle_seconds,
-        max_file_bytes=data_root.limits.max_file_bytes,
-        already_processed=already_processed,
-    )
+    def store_window(folder):
+        nonlocal window_next
+        listing, window_next = scan_store_window(folder, window_start)
+        return listing
+
+    incoming = data_root.incoming
+    try:
+        plan = plan_tick(
+            incoming,
+            handled,
+            settle_seconds=data_root.settle_seconds,
+            max_file_bytes=data_root.limits.max_file_bytes,
+            already_processed=already_processed,
+            **({"scan": store_window} if data_root.is_remote else {}),
+        )
+    except Exception as error:
+        problem = describe(error, incoming) if data_root.is_remote else None
+        if problem is None:
+            raise
+        raise StoreError(problem.message) from None
     for duplicate in plan.duplicates:
         moved = set_aside_duplicate(duplicate.file.path, duplicate.file.signature, data_root.duplicates_for(duplicate.run_id))
         if moved is not None:
@@ -71,9 +89,10 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
             tags={
                 FILE_NAME_TAG: new.file.name,
                 FINGERPRINT_TAG: new.fingerprint,
-                SHA256_TAG: new.sha256,
                 SIZE_TAG: str(new.file.size),
                 ORIGIN_TAG: ORIGIN_SENSOR,
+                # The run takes exactly these bytes: by SHA-256 in a folder, by ETag in a store.
+                **({ETAG_TAG: new.file.etag} if new.file.etag else {SHA256_TAG: new.sha256}),
             },
         )
         for new in plan.new
@@ -87,9 +106,16 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[sales_files.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps({"files": plan.handled}, separators=(",", ":")),
+        cursor=json.dumps(_cursor(plan, window_next, data_root.is_remote), separators=(",", ":")),
         skip_reason=None if run_requests else "no new or changed files",
     )
+
+
+def _cursor(plan, window_next: str, remote: bool) -> dict:
+    """What the next tick needs: the files seen and, in a store, where its listing window starts."""
+    if not remote:
+        return {"files": plan.handled}
+    return {"files": plan.handled, "after": plan.stopped_after if plan.stopped_after is not None else window_next}
 
 
 @dg.run_failure_sensor(

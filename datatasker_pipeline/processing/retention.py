@@ -3,7 +3,8 @@
 Dagster's ``retention:`` purges only schedule and sensor ticks; what the
 pipeline keeps per run grows until something deletes it
 (dagster-io/dagster#4100): ``outputs/<run_id>/``, ``raw/<run_id>/`` (the
-processed input files), ``duplicates/<run_id>/`` and ``failed/<run_id>.json``.
+processed input files), ``duplicates/<run_id>/``, ``failed/<run_id>.json`` and
+``manifests/<run_id>.json``, in a local folder or an object store alike.
 A run's things are old when the run ended (or, with no run record, when they
 were last modified) more than ``max_age`` seconds ago; anything younger is
 never touched.
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..vocabulary import FAILED_DIR, RUN_FOLDER_KINDS
+from ..vocabulary import FAILED_DIR, MANIFESTS_DIR, RUN_FOLDER_KINDS
+from .store import is_remote
 
 
 @dataclass
@@ -28,7 +30,25 @@ class PurgeReport:
 
 
 def _size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not _is_link(p))
+
+
+def _is_link(path: Path) -> bool:
+    return not is_remote(path) and path.is_symlink()
+
+
+def _last_modified(folder: Path) -> float:
+    """A local folder's mtime; in a store (where folders are only key prefixes) its newest object's."""
+    if not is_remote(folder):
+        return folder.stat().st_mtime
+    return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
+
+
+def _remove_tree(folder: Path) -> None:
+    if is_remote(folder):
+        folder.fs.rm(folder.path, recursive=True)
+    else:
+        shutil.rmtree(folder)
 
 
 def purge_old_run_folders(
@@ -50,20 +70,20 @@ def purge_old_run_folders(
         if not parent.is_dir():
             continue
         for folder in sorted(parent.iterdir()):
-            if not folder.is_dir() or folder.is_symlink() or folder.name.startswith("."):
+            if not folder.is_dir() or _is_link(folder) or folder.name.startswith("."):
                 continue
             ended = run_end_time(folder.name)
-            age_from = ended if ended is not None else folder.stat().st_mtime
+            age_from = ended if ended is not None else _last_modified(folder)
             if now - age_from <= max_age_seconds:
                 continue
             report.bytes_freed += _size(folder)
-            shutil.rmtree(folder)
+            _remove_tree(folder)
             report.removed_folders.append(folder)
             if folder.name not in report.removed_run_ids:
                 report.removed_run_ids.append(folder.name)
-    failed = data_root / FAILED_DIR
-    for record in sorted(failed.glob("*.json")) if failed.is_dir() else []:
-        if record.is_symlink() or record.name.startswith("."):
+    records = [data_root / FAILED_DIR, data_root / MANIFESTS_DIR]
+    for record in sorted(r for folder in records if folder.is_dir() for r in folder.glob("*.json")):
+        if _is_link(record) or record.name.startswith("."):
             continue
         ended = run_end_time(record.stem)
         if now - (ended if ended is not None else record.stat().st_mtime) <= max_age_seconds:

@@ -129,6 +129,8 @@ DEFAULT_MAX_FIELD_CHARS = 16 * 1024**2
 
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
 DATA_DIR_ENV = "DATATASKER_DATA_DIR"
+# Local folder where runs on an object-store data root write results before uploading them.
+WORK_DIR_ENV = "DATATASKER_WORK_DIR"
 MAX_FILE_BYTES_ENV = "DATATASKER_MAX_FILE_BYTES"
 URL_ENV = "DATATASKER_URL"
 DEFAULT_URL = "http://127.0.0.1:3000"

@@ -26,6 +26,7 @@ from ..vocabulary import (
     MANIFESTS_DIR,
     OUTPUTS_DIR,
     RAW_DIR,
+    WORK_DIR_ENV,
 )
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
@@ -60,7 +61,7 @@ class DataRoot(dg.ConfigurableResource):
     work_dir: str = Field(
         default="",
         description="Local folder where runs on an s3:// data root write results before uploading them. "
-        "Empty: a datatasker-work folder in the system's temporary directory.",
+        "Empty: $DATATASKER_WORK_DIR, else a datatasker-work folder in the system's temporary directory.",
     )
     max_file_bytes: int = Field(
         default=0,
@@ -116,7 +117,8 @@ class DataRoot(dg.ConfigurableResource):
         """The local folder a run writes its results in: the outputs folder itself on a local root."""
         if not self.is_remote:
             return self.outputs_for(run_id)
-        base = Path(self.work_dir).expanduser() if self.work_dir else Path(tempfile.gettempdir()) / "datatasker-work"
+        configured = self.work_dir or os.environ.get(WORK_DIR_ENV, "")
+        base = Path(configured).expanduser() if configured else Path(tempfile.gettempdir()) / "datatasker-work"
         # One folder per store location, so two deployments sharing a machine never meet.
         where = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
         self._run_folder(OUTPUTS_DIR, run_id)  # the same run id check

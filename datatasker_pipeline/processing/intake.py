@@ -61,15 +61,21 @@ class DroppedFile:
     size: int
     mtime_ns: int
     sidecar_mtime_ns: int  # 0 when there is no sidecar
-    # In an object store: the object's ETag and its sidecar's ("" when none); mtimes are 0 there.
+    # In an object store: the object's ETag and its sidecar's ("" when none), and when the
+    # object was written (mtimes are 0 there: an object is whole once it is listed).
     etag: str = ""
     sidecar_etag: str = ""
+    modified: str = ""
 
     @property
     def signature(self) -> list:
-        """Cheap change detector: same signature, same bytes (assumed, not hashed; an ETag in a store)."""
+        """Cheap change detector: same signature, same bytes (assumed, not hashed; an ETag in a store).
+
+        In a store the write time is part of it: the same bytes uploaded again
+        are a new arrival (a duplicate to set aside), not the object seen before.
+        """
         if self.etag:
-            return [self.size, self.etag, self.sidecar_etag]
+            return [self.size, f"{self.etag} {self.modified}", self.sidecar_etag]
         return [self.size, self.mtime_ns, self.sidecar_mtime_ns]
 
 

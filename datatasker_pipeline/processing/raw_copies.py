@@ -169,6 +169,8 @@ def set_aside_duplicate(dropped: Path, signature: list[int], duplicates_dir: Pat
     other folders), with its sidecar, unless it changed since it was hashed
     (then the next look decides again). None when it was left in place.
     """
+    if is_remote(dropped):
+        return _set_aside_in_store(dropped, signature, duplicates_dir)
     stat = dropped.stat()
     sidecar = sidecar_path(dropped)
     sidecar_mtime = sidecar.lstat().st_mtime_ns if is_plain_file(sidecar) else 0
@@ -185,7 +187,7 @@ def set_aside_duplicate(dropped: Path, signature: list[int], duplicates_dir: Pat
 def _set_aside_in_store(dropped, signature: list, duplicates_dir) -> Path | None:
     sidecar = sidecar_path(dropped)
     etag, sidecar_etag = etag_of(dropped), etag_of(sidecar) or ""
-    if etag is None or [signature[0], etag, sidecar_etag] != [signature[0], *signature[1:3]]:
+    if etag is None or [etag, sidecar_etag] != [signature[1].split(" ")[0], signature[2]]:
         return None
     target = duplicates_dir / dropped.name
     move(dropped, target, etag)

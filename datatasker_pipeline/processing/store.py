@@ -96,11 +96,12 @@ def describe(error: BaseException, path: Any) -> StoreError | None:
 
 @dataclass(frozen=True)
 class StoredObject:
-    """One key of a listing page: its name in the folder, size and ETag."""
+    """One key of a listing page: its name in the folder, size, ETag and when it was last written."""
 
     name: str
     size: int
     etag: str
+    modified: str = ""
 
 
 def list_page(folder: Any, start_after: str = "", max_keys: int = LIST_PAGE_KEYS) -> tuple[list[StoredObject], bool]:
@@ -119,7 +120,7 @@ def list_page(folder: Any, start_after: str = "", max_keys: int = LIST_PAGE_KEYS
     except Exception as error:
         raise describe(error, folder) or error
     objects = [
-        StoredObject(item["Key"][len(prefix):], int(item["Size"]), item["ETag"].strip('"'))
+        StoredObject(item["Key"][len(prefix):], int(item["Size"]), item["ETag"].strip('"'), str(item["LastModified"]))
         for item in answer.get("Contents", [])
     ]
     return objects, bool(answer.get("IsTruncated"))

@@ -98,7 +98,7 @@ def scan_store_window(folder, start_after: str, pages: int = STORE_PAGES_PER_TIC
             sidecar_etag = etag_of(folder / sidecar_name) or ""
         else:
             sidecar_etag = ""
-        listing.append(DroppedFile(name, folder / name, found.size, 0, 0, found.etag, sidecar_etag))
+        listing.append(DroppedFile(name, folder / name, found.size, 0, 0, found.etag, sidecar_etag, found.modified))
     return listing, after
 
 

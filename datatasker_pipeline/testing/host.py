@@ -1,7 +1,8 @@
-"""This machine, as the test stacks use it: free ports, the environment's executables, dropping files."""
+"""This machine, as the test stacks use it: free ports, the environment's executables, dropping files, processes."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from ..processing.files import atomic_path
 
-__all__ = ["drop_atomically", "executable", "free_port"]
+__all__ = ["cmdline", "drop_atomically", "executable", "free_port", "pids_with_open_file_under"]
 
 
 def free_port() -> int:
@@ -38,3 +39,27 @@ def drop_atomically(incoming: Path, name: str, content: str | bytes | Path) -> P
         else:
             partial.write_bytes(content.encode() if isinstance(content, str) else content)
     return incoming / name
+
+
+def pids_with_open_file_under(folder: Path) -> list[int]:
+    """Processes (ours: /proc of others is unreadable) holding a file under ``folder`` open."""
+    found = []
+    prefix = str(folder.resolve())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                if os.readlink(f"/proc/{entry}/fd/{fd}").startswith(prefix):
+                    found.append(int(entry))
+                    break
+        except OSError:
+            continue
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

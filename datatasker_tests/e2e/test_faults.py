@@ -32,7 +32,7 @@ import datatasker_pipeline.defs.sales.assets as assets_module
 from datatasker_pipeline.defs.resources import DataRoot
 from datatasker_pipeline.defs.sales.assets import sales_assets
 from datatasker_pipeline.defs.sales.partitions import sales_files
-from datatasker_pipeline.testing.host import drop_atomically
+from datatasker_pipeline.testing.host import cmdline, drop_atomically, pids_with_open_file_under
 from datatasker_pipeline.testing.stack import REPO_ROOT, DagsterStack
 from datatasker_pipeline.vocabulary import CODE_LOCATION as LOCATION_NAME
 from datatasker_pipeline.vocabulary import FILE_NAME_TAG, JOB_NAME
@@ -99,30 +99,6 @@ def run_status(stack: DagsterStack, run_id: str) -> str:
 
 def result_files_in(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
-
-
-def pids_with_open_file_under(folder: Path) -> list[int]:
-    """Processes (ours: /proc of others is unreadable) holding a file under ``folder`` open."""
-    found = []
-    prefix = str(folder.resolve())
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            for fd in os.listdir(f"/proc/{entry}/fd"):
-                if os.readlink(f"/proc/{entry}/fd/{fd}").startswith(prefix):
-                    found.append(int(entry))
-                    break
-        except OSError:
-            continue
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def all_event_text(stack: DagsterStack) -> str:

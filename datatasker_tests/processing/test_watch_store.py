@@ -116,3 +116,16 @@ def test_five_thousand_objects_are_taken_in_bounded_ticks_each_once(incoming, mo
     assert sorted(requested) == [f"f{i:05}.csv" for i in range(files)]  # every file once, none twice
     assert len(cursor["files"]) <= STORE_PAGES_PER_TICK * 1000
     print(f"{len(seconds)} ticks, slowest {max(seconds):.2f} s, pages per tick {pages}")
+
+
+def test_the_same_bytes_uploaded_again_before_a_tick_saw_them_leave_are_still_a_duplicate(incoming):
+    runs = RunDatabase()
+    (incoming / "sales.csv").write_bytes(CSV)
+    plan, cursor = tick(incoming, {}, runs)
+    incoming.fs.rm_file((incoming / "sales.csv").path)
+    time.sleep(1.1)  # a store records write times in whole seconds
+    (incoming / "sales.csv").write_bytes(CSV)  # taken by its run and uploaded again, between two ticks
+    finished = RunDatabase()
+    finished.already_processed = lambda key, fingerprint: ("run-0", True)
+    plan, cursor = tick(incoming, cursor, finished)
+    assert [d.file.name for d in plan.duplicates] == ["sales.csv"] and plan.new == []

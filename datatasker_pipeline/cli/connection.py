@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 EXIT_CODES = (
-    "Exit status: 0 ok, 1 the run failed, 2 bad usage, 3 the webserver does not answer, "
-    "4 no such run (or not in time), 5 the run is still going."
+    "Exit status: 0 ok, 1 the run failed, 2 bad usage (or the object store refused the credentials / has no "
+    "such bucket), 3 the webserver (or the object store) does not answer, 4 no such run, no complete results "
+    "(or not in time), 5 the run is still going."
 )
 
 

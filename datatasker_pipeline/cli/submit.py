@@ -1,9 +1,10 @@
 """``datatasker submit FILE``: drop a file into a running deployment and print its run ID.
 
 In its default (local) mode the deployment's incoming folder must be on this
-machine (or mounted here); ``--remote`` launches by partition key over
-GraphQL instead, for a file that already lies in the deployment's incoming
-folder.
+machine (or mounted here); for an ``s3://bucket/prefix`` data root the file
+is uploaded into the store's ``incoming/`` (:mod:`.submit_store`);
+``--remote`` launches by partition key over GraphQL instead, for a file that
+already lies in the deployment's incoming folder.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from ..vocabulary import (
 from .common import emit_json, exit_status, parse_config
 from .connection import EXIT_CODES, add_connection_options, client_for
 from .progress import Progress
+from .store_root import store_root
+from .submit_store import submit_to_store
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -49,7 +52,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="drop a file into a running deployment and print its run ID",
         description="Put FILE where the deployment's sensor picks it up (the incoming folder, written under a "
         "hidden .part name then renamed; --config becomes the sidecar <file>.json, written first) and print the "
-        "run ID as soon as the run exists. With --remote, FILE must already be in the deployment's incoming "
+        "run ID as soon as the run exists. For an s3://bucket/prefix data root FILE is uploaded to its incoming/ "
+        "(sidecar first; multipart when large, SHA-256 checked; credentials from the AWS_* variables). With --remote, FILE must already be in the deployment's incoming "
         "folder (e.g. a shared volume): the partition is added and the run launched over GraphQL. " + EXIT_CODES,
     )
     submit.add_argument("file", metavar="FILE")
@@ -59,7 +63,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     submit.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="the deployment's data root on this machine (default: $DATATASKER_DATA_DIR, else the project's data/)",
+        help="the deployment's data root: a folder on this machine, or s3://bucket/prefix to upload into its "
+        "object store (default: $DATATASKER_DATA_DIR, else the project's data/)",
     )
     submit.add_argument(
         "--remote",
@@ -86,8 +91,11 @@ def _submit(args: argparse.Namespace) -> int:
     client = client_for(args)
     client.ping()  # fail before touching anything when nobody is there
 
+    store = None if args.remote else store_root(args.data_dir)
     if args.remote:
         run_id, existed = _submit_remote(client, source, options), False
+    elif store is not None:
+        run_id, existed = submit_to_store(client, source, _sidecar_text(source, options), store, args.timeout)
     else:
         run_id, existed = _submit_local(client, source, options, args.data_dir, args.timeout)
 
@@ -135,6 +143,12 @@ def _sidecar_for(source: Path, options: dict[str, Any] | None) -> dict[str, Any]
     return sidecar
 
 
+def _sidecar_text(source: Path, options: dict[str, Any] | None) -> str | None:
+    """The sidecar to drop, as its file's text; None for none."""
+    sidecar = _sidecar_for(source, options)
+    return json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n" if sidecar is not None else None
+
+
 def _submit_local(client, source: Path, options, data_dir: str | None, timeout: float) -> tuple[str, bool]:
     """Drop FILE into incoming/ (unless these bytes ran before), then find the run the sensor launches."""
     root = Path(data_dir).expanduser().resolve() if data_dir else default_data_dir()
@@ -147,8 +161,7 @@ def _submit_local(client, source: Path, options, data_dir: str | None, timeout: 
     incoming.mkdir(exist_ok=True)
     source = source.resolve()
     target = incoming / source.name
-    sidecar = _sidecar_for(source, options)
-    sidecar_text = json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n" if sidecar is not None else None
+    sidecar_text = _sidecar_text(source, options)
 
     # Staged under hidden names the sensor ignores, so the fingerprint is of exactly what is dropped.
     with staged_file(target) as staged, staged_file(sidecar_path(target)) as staged_sidecar:

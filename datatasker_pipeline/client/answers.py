@@ -19,6 +19,7 @@ from ..vocabulary import (
     CLEANED_ASSET,
     FILE_NAME_TAG,
     ORIGIN_TAG,
+    OUTPUTS_DIR,
     PARTITION_TAG,
     RESULT_FILES,
     SHA256_TAG,
@@ -196,6 +197,20 @@ def result_paths(run: Mapping[str, Any]) -> dict[str, str | None]:
     """``{region_summary, anomalies, rejected_rows, cleaned}`` -> path recorded by the run."""
     assets = materializations_by_asset(run)
     return {name: assets.get(asset, {}).get(label) for name, (_, asset, label) in RESULT_FILES.items()}
+
+
+def data_root_of(recorded: str, run_id: str) -> str | None:
+    """The data root a recorded output path lies under: ``<root>/outputs/<run_id>/<file>`` -> ``<root>``.
+
+    Works for a local path and a store URL (``s3://bucket/prefix/...``) alike;
+    None when the path does not have that layout.
+    """
+    head, _, name = recorded.rstrip("/").rpartition("/")
+    head, _, folder = head.rpartition("/")
+    root, _, kind = head.rpartition("/")
+    if not name or folder != run_id or kind != OUTPUTS_DIR or not root or root.endswith(":/"):
+        return None
+    return root
 
 
 def summary_rows(run: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any]], int | None]:

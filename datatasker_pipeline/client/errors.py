@@ -43,3 +43,15 @@ class RunInProgress(ClientError):
 
 class RunFailed(ClientError):
     exit_code = EXIT_FAILED
+
+
+class StoreRefused(ClientError):
+    """An object-store data root that cannot be used as given: credentials refused, no such bucket."""
+
+    exit_code = EXIT_USAGE
+
+
+class StoreUnavailable(ClientError):
+    """The object store of the data root does not answer at its endpoint."""
+
+    exit_code = EXIT_UNREACHABLE

@@ -3,7 +3,9 @@
 It checks signatures, does multipart uploads, ListObjectsV2 pages and
 conditional writes, unlike a mock. Started on 127.0.0.1 only (bound and
 advertised there), telemetry and the admin UI off, in a folder of its own;
-every port is picked free so parallel runs never meet.
+every port is picked free so parallel runs never meet, and the Iceberg and
+Lance catalogs (fixed ports 8181 and 9101 otherwise) are off: a second
+server on the machine would die binding them.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def seaweedfs(workdir: Path, bucket: str = BUCKET, startup_timeout: float = 60) 
     ports = {name: _free_port_pair() for name in ("master", "volume", "filer", "s3")}
     command = [
         binary, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
-        "-admin.ui=false", "-webdav=false", f"-bucket={bucket}", f"-master.port={ports['master']}",
+        "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0", f"-bucket={bucket}", f"-master.port={ports['master']}",
         f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}", f"-s3.port={ports['s3']}",
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}

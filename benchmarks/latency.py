@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from datatasker_pipeline.testing.host import drop_atomically
 from datatasker_pipeline.testing.stack import DagsterStack
@@ -89,14 +90,21 @@ def phases_of(stack: DagsterStack, run: dict, dropped: float) -> dict[str, float
     }
 
 
-def drops_then_burst(stack: DagsterStack, drops: int, burst: int, seed: int, timeout: float) -> dict:
+def drops_then_burst(
+    stack: DagsterStack, drops: int, burst: int, seed: int, timeout: float,
+    drop: Callable[[str, str], object] | None = None,
+) -> dict:
     """A warm-up run, then ``drops`` single files at seeded random moments, then ``burst`` files at once.
 
     Gives each drop's drop -> run end seconds and phases, and the burst's
-    statuses and drain time (first drop to the last run's end).
+    statuses and drain time (first drop to the last run's end). ``drop(name,
+    text)`` places a file, complete when it returns (default: an atomic
+    rename into the stack's local ``incoming/``; benchmarks.s3_latency uploads
+    it to a store).
     """
+    drop = drop or (lambda name, text: drop_atomically(stack.incoming, name, text))
     # warm-up: the first run also pays for first-time caches
-    drop_atomically(stack.incoming, "warmup.csv", small_file(0))
+    drop("warmup.csv", small_file(0))
     wait_finished(stack, ["warmup.csv"], timeout)
 
     pauses = random.Random(seed)
@@ -104,20 +112,27 @@ def drops_then_burst(stack: DagsterStack, drops: int, burst: int, seed: int, tim
     for i in range(drops):
         time.sleep(pauses.uniform(0, SENSOR_LOOP_SECONDS))
         name = f"latency_{i}.csv"
-        drop_atomically(stack.incoming, name, small_file(i))
+        drop(name, small_file(i))
         dropped = time.time()
         run = wait_finished(stack, [name], timeout)[name]
         latencies.append(run["endTime"] - dropped)
         phases.append(phases_of(stack, run, dropped))
 
+    finished = runs_by_file(stack)
+    measured = {
+        "latencies": latencies,
+        "phases": phases,
+        "statuses": sorted({finished[f"latency_{i}.csv"]["status"] for i in range(drops)}),
+    }
+    if not burst:
+        return measured
     names = [f"burst_{i:03}.csv" for i in range(burst)]
     started = time.time()
     for i, name in enumerate(names):
-        drop_atomically(stack.incoming, name, small_file(1000 + i))
+        drop(name, small_file(1000 + i))
     runs = wait_finished(stack, names, 3600)
     return {
-        "latencies": latencies,
-        "phases": phases,
+        **measured,
         "burst_statuses": sorted({runs[n]["status"] for n in names}),
         "burst_drain_seconds": max(runs[n]["endTime"] for n in names) - started,
     }

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -31,6 +32,13 @@ from datatasker_pipeline.vocabulary import JOB_NAME
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
 CONTAINER_DAGSTER_HOME = "/opt/dagster/dagster_home"
 CONTAINER_WORKSPACE = "/opt/dagster/deploy/workspace.yaml"
+CONTAINER_DATA_DIR = "/opt/dagster/data"
+# The store's variables: the compose services get them, the plain-process test below
+# (a local-folder data root) does not. Credentials are required from the environment.
+STORE_ENV = {"AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}
+STORE_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+# What the compose checks set the required credentials to (a compose file must hold no secret of its own).
+TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "compose-test-key", "AWS_SECRET_ACCESS_KEY": "compose-test-secret"}
 
 
 def _env_keys(node) -> set[str]:
@@ -63,7 +71,7 @@ def _check_compose_model(compose: dict) -> None:
     assert set(services) >= {"postgres", *DAGSTER_SERVICES}, sorted(services)
 
     # Every service has a healthcheck.
-    for name in ("postgres", *DAGSTER_SERVICES):
+    for name in ("postgres", "s3", *DAGSTER_SERVICES):
         assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert services["postgres"]["image"].startswith("postgres:15")
@@ -76,9 +84,10 @@ def _check_compose_model(compose: dict) -> None:
         assert isinstance(dep, dict), f"{name}: depends_on must use conditions"
         return {k: v.get("condition") for k, v in dep.items()}
 
-    assert deps("user_code") == {"postgres": "service_healthy"}
+    # ... and the S3 store holding the data root healthy before any of them.
+    assert deps("user_code") == {"postgres": "service_healthy", "s3": "service_healthy"}
     for name in ("webserver", "daemon"):
-        assert deps(name) == {"postgres": "service_healthy", "user_code": "service_healthy"}
+        assert deps(name) == {"postgres": "service_healthy", "s3": "service_healthy", "user_code": "service_healthy"}
 
     # Commands are the ones the plain-process test runs.
     cmd = {n: [str(c) for c in services[n]["command"]] for n in DAGSTER_SERVICES}
@@ -123,10 +132,13 @@ def _check_compose_model(compose: dict) -> None:
         # The Celery instance by default (deploy/celery/dagster.yaml); DATATASKER_INSTANCE_YAML swaps it.
         assert dy and Path(dy).name == "dagster.yaml" and Path(dy).parent.name == "celery", mounts
         assert ws and Path(ws).name == "workspace.yaml" and Path(ws).parent.name == "deploy", mounts
-        assert env["DATATASKER_DATA_DIR"] in mounts, f"{name}: data root is not a shared volume"
+        # The data root is a prefix of the s3 service's bucket; the mounted folder stays the alternative.
+        assert env["DATATASKER_DATA_DIR"].startswith("s3://"), f"{name}: data root {env['DATATASKER_DATA_DIR']}"
+        assert CONTAINER_DATA_DIR in mounts, f"{name}: the local-folder data root is not a shared volume"
         assert f"{CONTAINER_DAGSTER_HOME}/storage" in mounts, f"{name}: $DAGSTER_HOME/storage not shared"
     assert envs[0] == envs[1] == envs[2] == envs[3], "the Dagster services and workers must share one environment"
     _check_celery_services(services)
+    _check_store_service(services, envs[0])
 
     pg_env = services["postgres"]["environment"]
     if isinstance(pg_env, list):
@@ -147,8 +159,31 @@ def _check_celery_services(services: dict) -> None:
     # Scalable (`--scale worker=N`): nothing that two containers could not share.
     assert "container_name" not in worker and "ports" not in worker
     conditions = {k: v.get("condition") for k, v in worker["depends_on"].items()}
-    assert conditions == {name: "service_healthy" for name in ("postgres", "rabbitmq", "redis", "user_code")}
+    assert conditions == {name: "service_healthy" for name in ("postgres", "rabbitmq", "redis", "s3", "user_code")}
     assert services["flower"]["profiles"] == ["flower"]
+
+
+def _check_store_service(services: dict, dagster_env: dict) -> None:
+    """SeaweedFS as the shared data root: its bucket is the data root's, reached inside the network only."""
+    s3 = services["s3"]
+    assert s3["image"].split(":")[0] == "chrislusf/seaweedfs", s3["image"]
+    command = [str(c) for c in (s3.get("entrypoint") or []) + s3["command"]]
+    assert "mini" in command or "server" in command, command
+    bucket = next(c.split("=", 1)[1] for c in command if c.startswith("-bucket="))
+    assert dagster_env["DATATASKER_DATA_DIR"].removeprefix("s3://").split("/")[0] == bucket
+    assert "-s3.port=8333" in command or not any(c.startswith("-s3.port=") for c in command)  # 8333 by default
+    assert dagster_env["AWS_ENDPOINT_URL_S3"] == "http://s3:8333"
+    assert not s3.get("ports"), "the store is reached inside the compose network only"
+    targets = [v.get("target") if isinstance(v, dict) else str(v).split(":")[1] for v in s3.get("volumes") or []]
+    assert "/data" in targets, "the store's data is not on a volume"
+    assert "/healthz" in " ".join(s3["healthcheck"]["test"])
+    store_env = s3.get("environment") or {}
+    if isinstance(store_env, list):
+        store_env = dict(item.split("=", 1) for item in store_env)
+    # One identity: the store's credentials are the ones the services use, both from the environment.
+    for key in STORE_SECRETS:
+        assert str(store_env[key]) == dagster_env[key] == TEST_CREDENTIALS[key], key
+    assert STORE_ENV <= set(dagster_env)
 
 
 HOST_SPECIFIC_ENV = {
@@ -160,17 +195,22 @@ HOST_SPECIFIC_ENV = {
 
 def test_compose_file_structure(tmp_path):
     """Structure check with PyYAML alone (anchors resolved, no compose binary)."""
-    # Unexpanded ${VAR:-default} values: substitute their defaults the way compose does.
+    # Unexpanded ${VAR:-default} values: substitute their defaults the way compose does;
+    # ${VAR:?message} (required, no default): the value the environment gives.
     text = prod.COMPOSE_FILE.read_text()
-    text = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", text)
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?[^}]*\}", text))
+    assert required == set(STORE_SECRETS), f"required from the environment: {sorted(required)}"
+    text = re.sub(r"\$\{([A-Z0-9_]+):\?[^}]*\}", lambda m: TEST_CREDENTIALS[m.group(1)], text)
+    text = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", text)
     compose = yaml.safe_load(text)
     _check_compose_model(compose)
 
-    # The plain-process test sets every variable the compose services get, with
-    # the same value wherever the value is not host-specific.
+    # The plain-process test sets every variable the compose services get (the store's
+    # aside: it runs on a local folder), with the same value wherever the value is not host-specific.
     compose_env = {k: str(v) for k, v in compose["services"]["daemon"]["environment"].items()}
     plain_env = CeleryDeployment(tmp_path, "dt_unused", tmp_path / "data", "pyamqp://unused//").env
-    assert set(compose_env) <= set(plain_env), sorted(set(compose_env) - set(plain_env))
+    assert set(compose_env) - STORE_ENV <= set(plain_env), sorted(set(compose_env) - STORE_ENV - set(plain_env))
+    compose_env = {k: v for k, v in compose_env.items() if k not in STORE_ENV}
     for key in set(compose_env) - HOST_SPECIFIC_ENV:
         assert plain_env[key] == compose_env[key], key
 
@@ -196,20 +236,37 @@ def test_compose_file_structure(tmp_path):
     assert "datatasker_pipeline.definitions" in dockerfile
 
 
-def test_compose_file_parses_with_compose():
+def test_compose_file_parses_with_compose(tmp_path):
     """`docker-compose config` (Debian's docker-compose package) accepts the file."""
     binary = _compose_binary()
     if binary is None:
         pytest.skip("no docker-compose binary (apt-get install -y docker-compose) and no `docker compose` plugin")
-    res = subprocess.run(
-        [*binary, "-f", str(prod.COMPOSE_FILE), "config"],
-        cwd=str(REPO_ROOT),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # Only this test's own variables: no .env of the checkout, no AWS_* of the caller.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATATASKER_", "SEAWEEDFS_"))}
+    (tmp_path / "empty.env").write_text("")
+    env_file = ("--env-file", str(tmp_path / "empty.env"))
+
+    def config(extra: dict) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*binary, "-f", str(prod.COMPOSE_FILE), *env_file, "config"],
+            cwd=str(REPO_ROOT), env={**env, **extra}, capture_output=True, text=True, timeout=120,
+        )
+
+    res = config(TEST_CREDENTIALS)
     assert res.returncode == 0, f"compose config failed:\n{res.stderr}\n{res.stdout}"
     _check_compose_model(yaml.safe_load(res.stdout))
+
+    # The credentials have no default: without them compose refuses, naming the variable.
+    refused = config({})
+    assert refused.returncode != 0
+    assert "AWS_ACCESS_KEY_ID" in refused.stderr + refused.stdout, refused.stderr
+
+    # The documented alternative: the mounted folder as the data root.
+    local = config({**TEST_CREDENTIALS, "DATATASKER_DATA_DIR": CONTAINER_DATA_DIR})
+    assert local.returncode == 0, local.stderr
+    daemon = yaml.safe_load(local.stdout)["services"]["daemon"]
+    assert daemon["environment"]["DATATASKER_DATA_DIR"] == CONTAINER_DATA_DIR
+    assert any(CONTAINER_DATA_DIR in str(v) for v in daemon["volumes"])
 
 
 # --------------------------------------------------------------------------

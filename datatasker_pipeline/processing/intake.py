@@ -113,13 +113,27 @@ def file_for_partition(folder: Path, partition_key: str) -> Path | None:
     if partition_key_for(partition_key) == partition_key and exact.parent == folder and is_plain_file(exact):
         return exact
     if is_remote(folder):
-        return next((p for p in folder.iterdir() if partition_key_for(p.name) == partition_key and p.is_file()), None)
+        return _find_in_store(folder, partition_key)
     if not folder.is_dir():
         return None
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.is_file(follow_symlinks=False) and partition_key_for(entry.name) == partition_key:
                 return Path(entry.path)
+    return None
+
+
+def _find_in_store(folder, partition_key: str):
+    """The object directly in ``folder`` whose name has this key, page by page (raises the store's own errors)."""
+    from .store import list_page
+
+    after, more = "", True
+    while more:
+        objects, more = list_page(folder, after)
+        for found in objects:
+            if partition_key_for(found.name) == partition_key:
+                return folder / found.name
+        after = objects[-1].name if objects else after
     return None
 
 

@@ -218,9 +218,10 @@ def process_file(
     if max_file_bytes is not None:
         limits = ReadLimits(max_file_bytes, limits.max_columns, limits.max_field_chars)
     parsed = parse_options(options)
+    source = source if hasattr(source, "protocol") else Path(source)  # a store path reads as it is
     try:
         cleaning = clean_file(
-            Path(source), Path(out_dir), parsed, limits, chunk_records=chunk_records, fast=fast, block_bytes=block_bytes,
+            source, Path(out_dir), parsed, limits, chunk_records=chunk_records, fast=fast, block_bytes=block_bytes,
             cleaning_threads=cleaning_threads,
         )
     except FileFailure:

@@ -224,3 +224,38 @@ def test_a_copy_staged_by_datatasker_process_is_taken_as_it_is(instance, data_ro
     after = staged.path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # the same file, untouched
     assert not (data_root.incoming / "sales.csv").exists()  # nothing read from incoming/
+
+
+# --- An object-store data root (real SeaweedFS) ------------------------------------
+
+
+@pytest.mark.s3
+def test_in_a_store_the_outputs_equal_a_local_runs_and_the_manifest_comes_with_them(instance, data_root, s3_root):
+    local = materialize(instance, data_root, drop(data_root, sidecar={"anomaly_k": 1.5}))
+    stored = materialize(instance, s3_root, drop(s3_root, sidecar={"anomaly_k": 1.5}))
+    assert local.success and stored.success
+    outputs = s3_root.outputs_for(stored.run_id)
+    for name in ("region_summary.csv", "anomalies.csv", "rejected_rows.csv"):
+        assert (outputs / name).read_bytes() == (data_root.outputs_for(local.run_id) / name).read_bytes()
+    manifest = json.loads(s3_root.manifest_for(stored.run_id).read_bytes())
+    assert manifest["run_id"] == stored.run_id and len(manifest["files"]) == 4
+    assert metadata(stored, "region_summary")["region_summary_csv"] == str(outputs / "region_summary.csv")
+    assert (s3_root.raw_for(stored.run_id) / "sales.csv.json").exists()  # the sidecar went with its file
+    assert not (s3_root.incoming / "sales.csv").exists()
+    assert not s3_root.work_dir_for(stored.run_id).exists()  # the local work folder is gone
+
+
+@pytest.mark.s3
+def test_in_a_store_a_failed_file_leaves_no_outputs_and_no_manifest(instance, s3_root):
+    result = materialize(instance, s3_root, drop(s3_root, "bad.csv", "region,product,revenue,quantity\nEast,x,1,1\n"))
+    assert failure_message(result.all_events).startswith("missing required column(s): discount")
+    assert not s3_root.manifest_for(result.run_id).exists()
+    assert not (s3_root.outputs_for(result.run_id) / "cleaned.parquet").exists()
+
+
+@pytest.mark.s3
+def test_in_a_store_a_missing_bucket_fails_the_run_with_one_line(instance, s3_env, tmp_path):
+    root = DataRoot(path="s3://no-such-bucket-for-runs/p", work_dir=str(tmp_path))
+    result = materialize(instance, root, "sales.csv")
+    message = failure_message(result.all_events)
+    assert message.startswith("bucket 'no-such-bucket-for-runs' at http://127.0.0.1:") and "does not exist" in message

@@ -202,3 +202,38 @@ def test_a_tick_costs_what_the_waiting_files_cost_not_the_history(instance, data
     assert history_cursor == empty_cursor and history_cursor < 600  # two waiting files' entries, nothing else
     assert history_seconds < 3 * empty_seconds + 0.5, (history_seconds, empty_seconds)
     assert sensor.tick().cursor == '{"files":{}}'  # once the waiting files are taken, nothing is kept
+
+
+# --- An object-store data root (real SeaweedFS) ------------------------------------
+
+
+@pytest.mark.s3
+def test_in_a_store_the_request_pins_the_etag_and_the_cursor_keeps_its_window(instance, s3_root):
+    from datatasker_pipeline.processing.store import etag_of
+    from datatasker_pipeline.vocabulary import ETAG_TAG
+
+    (s3_root.incoming / "sales.csv").write_bytes(CSV.encode())
+    sensor = Sensor(instance, s3_root)
+    [request] = sensor.tick().run_requests
+    assert request.tags[ETAG_TAG] == etag_of(s3_root.incoming / "sales.csv")
+    assert SHA256_TAG not in request.tags  # the sensor reads no bytes in a store
+    assert set(json.loads(sensor.cursor)) == {"files", "after"}
+    assert sensor.tick().run_requests == []
+
+
+@pytest.mark.s3
+def test_in_a_store_wrong_credentials_fail_the_tick_with_one_line(instance, s3_root, monkeypatch):
+    import s3fs
+
+    from datatasker_pipeline.processing.store import StoreError
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a-wrong-secret-value")
+    s3fs.S3FileSystem.clear_instance_cache()  # as a process started with these variables would
+    try:
+        with pytest.raises(StoreError) as caught:
+            Sensor(instance, s3_root).tick()
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+    message = str(caught.value)
+    assert "refused the credentials" in message and "datatasker" in message and "http://127.0.0.1:" in message
+    assert "a-wrong-secret-value" not in message

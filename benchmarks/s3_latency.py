@@ -39,7 +39,7 @@ from benchmarks.latency import drops_then_burst, runs_by_file
 from benchmarks.run import machine_facts
 from datatasker_pipeline.testing.s3 import seaweedfs
 from datatasker_pipeline.testing.stack import DagsterStack
-from datatasker_pipeline.vocabulary import DATA_DIR_ENV, INCOMING_DIR, MANIFESTS_DIR
+from datatasker_pipeline.vocabulary import DATA_DIR_ENV, INCOMING_DIR, MANIFESTS_DIR, WORK_DIR_ENV
 
 
 def p90(values: list[float]) -> float:
@@ -53,7 +53,7 @@ def side(name: str, base: Path, server, drops: int, seed: int) -> dict:
     if name == "store":
         root = server.url(f"latency-{os.urandom(4).hex()}")
         # Runs write their results in a local work folder before uploading them.
-        extra_env = {**server.env(), DATA_DIR_ENV: root, "TMPDIR": str(base / "tmp")}
+        extra_env = {**server.env(), DATA_DIR_ENV: root, WORK_DIR_ENV: str(base / "work")}
         (base / "tmp").mkdir(parents=True)
     fs = server.filesystem()
     loads: list[float] = [os.getloadavg()[0]]

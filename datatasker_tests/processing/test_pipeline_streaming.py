@@ -198,3 +198,19 @@ def test_anomalies_written_in_small_batches_are_the_same_file(tmp_path, monkeypa
     assert pq.ParquetFile(batched / "cleaned.parquet").num_row_groups > 5
     assert_same_outputs(reference, batched)
     assert (reference / "anomalies.csv").read_text().count("\n") == 1 + 12
+
+
+@pytest.mark.parametrize("bad_before", [b"", b"\xff"])
+def test_a_nul_byte_late_in_the_file_is_reported_where_the_fast_pass_finds_it(tmp_path, bad_before):
+    # The fast reader looks for NUL bytes in its own pass (no pass before it);
+    # finding one, it hands over, and the file fails with the NUL's offset even
+    # when an undecodable byte comes first (section 5 order).
+    head = ("region,revenue,quantity,discount\n" + "East,10,2,0.1\n" * 2_000).encode()
+    content = head + b"West," + bad_before + b"1,1,0\n" + b"North,1,1,0\n" * 500 + b"Ea\x00st,1,1,0\n"
+    source = tmp_path / "late-nul.csv"
+    source.write_bytes(content)
+    with pytest.raises(FileFailure) as caught:
+        process_file(source, tmp_path / "out", block_bytes=4096)
+    offset = content.index(b"\x00")
+    assert caught.value.message == f"file contains a NUL byte at offset {offset}: binary data, not CSV"
+    assert not (tmp_path / "out" / "cleaned.parquet").exists()

@@ -67,13 +67,18 @@ def open_sales_file(
     and one chunk per read block (``block_bytes`` of the file) on the fast
     path, which parses one block ahead on a thread when ``read_ahead``.
     """
-    check_before_reading(path, parsed, limits)
     options = parsed.options
-    if not (fast and fast_path_possible(options.encoding, options.delimiter)):
+    fast = fast and fast_path_possible(options.encoding, options.delimiter)
+    # The fast reader gives up on a NUL byte, and the reference path then reports it.
+    check_before_reading(path, parsed, limits, scan_for_nul=not fast or bool(parsed.reading_problems))
+    if not fast:
         layout, chunks = reference_records(path, parsed, limits, chunk_records or DEFAULT_CHUNK_RECORDS)
         width = len(layout.names)
         return layout, (columns_of(chunk, width) for chunk in chunks)
-    header = read_header(path, parsed, limits)
+    try:
+        header = read_header(path, parsed, limits)
+    except FileFailure:
+        raise FastPathUnavailable("a whole-file failure: the reference path reports the first, in SPEC order") from None
     if header is None or parsed.problems:
         raise FastPathUnavailable("no header, or option problems: the reference path reports them")
     try:

@@ -224,10 +224,14 @@ def raise_reading_problem(path: Path, parsed: ParsedOptions, limits: ReadLimits)
     raise FileFailure(parsed.reading_problems[0])
 
 
-def check_before_reading(path: Path, parsed: ParsedOptions, limits: ReadLimits) -> None:
-    """The whole-file checks that come before any record: size, NUL byte, unusable reading options."""
+def check_before_reading(path: Path, parsed: ParsedOptions, limits: ReadLimits, *, scan_for_nul: bool = True) -> None:
+    """The whole-file checks that come before any record: size, NUL byte, unusable reading options.
+
+    ``scan_for_nul`` False leaves the NUL byte to a reader that looks for it
+    in its own pass (the fast path, which then hands over to this one).
+    """
     check_file_size(path, limits.max_file_bytes)
-    if not is_wide_unicode(parsed.options.encoding):
+    if scan_for_nul and not is_wide_unicode(parsed.options.encoding):
         nul = find_nul_byte(path)
         if nul is not None:
             raise nul_failure(nul)

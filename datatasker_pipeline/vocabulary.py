@@ -78,6 +78,8 @@ REGION_SUMMARY_LABEL = "region_summary_csv"
 ANOMALIES_LABEL = "anomalies_csv"
 REJECTED_ROWS_LABEL = "rejected_rows_csv"
 CLEANED_LABEL = "cleaned_parquet"
+# Recorded by the step that completed the run's results: where its manifest is.
+MANIFEST_LABEL = "results_manifest"
 # The names `datatasker process --json` and `datatasker results` give the outputs,
 # with the file and the (asset, metadata label) each path is recorded under.
 RESULT_FILES = {

@@ -240,6 +240,8 @@ def test_in_a_store_the_outputs_equal_a_local_runs_and_the_manifest_comes_with_t
     manifest = json.loads(s3_root.manifest_for(stored.run_id).read_bytes())
     assert manifest["run_id"] == stored.run_id and len(manifest["files"]) == 4
     assert metadata(stored, "region_summary")["region_summary_csv"] == str(outputs / "region_summary.csv")
+    links = [metadata(stored, a).get("results_manifest") for a in ("region_summary", "anomaly_report")]
+    assert [link for link in links if link] == [str(s3_root.manifest_for(stored.run_id))]  # from the step that wrote it
     assert (s3_root.raw_for(stored.run_id) / "sales.csv.json").exists()  # the sidecar went with its file
     assert not (s3_root.incoming / "sales.csv").exists()
     assert not s3_root.work_dir_for(stored.run_id).exists()  # the local work folder is gone

@@ -254,9 +254,10 @@ def test_hostile_file_names_in_incoming_run_inside_the_root(layout, instance, tm
         assert tree(root / "outputs" / run.run_id) == {
             "region_summary.csv", "anomalies.csv", "rejected_rows.csv", "cleaned.parquet"}
         assert tree(root / "raw" / run.run_id) == {name}  # the original name, one level down
+        assert (root / "manifests" / f"{run.run_id}.json").is_file()  # the results are complete
     after_outside = tree(tmp_path) - {p for p in tree(tmp_path) if p.startswith("root")}
     assert after_outside == before_outside
-    assert set(os.listdir(root)) <= {"incoming", "raw", "outputs"}
+    assert set(os.listdir(root)) <= {"incoming", "raw", "outputs", "manifests"}
 
 
 # --------------------------------------------------------------------------
@@ -315,7 +316,8 @@ def test_option_values_are_never_paths(layout, instance, tmp_path, options):
         run_config={"ops": {"cleaned_sales": {"config": options}}},
     )
     created = tree(tmp_path) - before
-    allowed = (f"root/raw/{result.run_id}", f"root/outputs/{result.run_id}", "root/raw", "root/outputs")
+    allowed = (f"root/raw/{result.run_id}", f"root/outputs/{result.run_id}", "root/raw", "root/outputs",
+               f"root/manifests/{result.run_id}.json", "root/manifests")
     assert all(p.startswith(allowed) for p in created), sorted(created)
     assert tree(outside) == {"secret.csv", "secret.csv.json"}
 
@@ -362,7 +364,7 @@ def test_cli_copies_a_file_from_elsewhere_under_its_base_name_only(cli_env, tmp_
     assert outcome["partition"] == partition_key_for(name)
     raw = root / "raw" / outcome["run_id"]
     assert sorted(os.listdir(raw)) == sorted([name, name + ".json"]) and (raw / name).read_text() == CSV
-    assert set(os.listdir(root)) == {"raw", "outputs"}
+    assert set(os.listdir(root)) == {"raw", "outputs", "manifests"}
     for path in outcome["outputs"].values():
         assert Path(path).parent == root / "outputs" / outcome["run_id"]
     created_outside_root = {p for p in tree(tmp_path) - before if not p.startswith(("root", "home"))}

@@ -26,6 +26,7 @@ from ...vocabulary import (
     CLEANED_FILE,
     CLEANED_LABEL,
     ETAG_TAG,
+    MANIFEST_LABEL,
     ORIGIN_PROCESS,
     ORIGIN_TAG,
     PARENT_RUN_TAG,
@@ -98,14 +99,22 @@ def take_raw_copy(context: dg.AssetExecutionContext, data_root: DataRoot) -> Raw
 def publish(context: dg.AssetExecutionContext, data_root: DataRoot, *names: str) -> dict[str, str]:
     """Place the step's finished files among the run's outputs (uploads on a store); where each now is.
 
-    The run's manifest is written by whichever step completes the set of four.
+    The run's manifest is written by whichever step completes the set of four;
+    that step's metadata links to it (MANIFEST_LABEL).
     """
     run_id = context.run.run_id
-    outputs = data_root.outputs_for(run_id)
+    outputs, manifest = data_root.outputs_for(run_id), data_root.manifest_for(run_id)
     with failures_for_people(context, store=data_root.root):
-        if publish_results(data_root.work_dir_for(run_id), outputs, data_root.manifest_for(run_id), run_id, names):
-            context.log.info(f"results complete: {data_root.manifest_for(run_id)}")
-    return {name: str(outputs / name) for name in names}
+        complete = publish_results(data_root.work_dir_for(run_id), outputs, manifest, run_id, names)
+    if complete:
+        context.log.info(f"results complete: {manifest}")
+    placed = {name: str(outputs / name) for name in names}
+    return {**placed, MANIFEST_LABEL: str(manifest)} if complete else placed
+
+
+def manifest_link(placed: dict[str, str]) -> dict[str, dg.MetadataValue]:
+    """Metadata pointing at the run's manifest, from the step that wrote it."""
+    return {MANIFEST_LABEL: dg.MetadataValue.path(placed[MANIFEST_LABEL])} if MANIFEST_LABEL in placed else {}
 
 
 @dg.asset(
@@ -196,6 +205,7 @@ def region_summary(
             "summary": table(summary),
             "revenue_by_region": revenue_chart(summary),
             REGION_SUMMARY_LABEL: dg.MetadataValue.path(placed[REGION_SUMMARY_FILE]),
+            **manifest_link(placed),
         }
     )
 
@@ -228,6 +238,7 @@ def anomaly_report(
             "anomaly_k": cleaned_sales.options.anomaly_k,
             "top_anomalies": markdown_table(report.top[[SOURCE_ROW, "region", REVENUE_PER_UNIT, Z_SCORE]]),
             ANOMALIES_LABEL: dg.MetadataValue.path(placed[ANOMALIES_FILE]),
+            **manifest_link(placed),
         },
         check_results=[check_anomaly_rate(report.count, cleaned_sales.rows_clean)],
     )

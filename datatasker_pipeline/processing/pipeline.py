@@ -143,7 +143,7 @@ def _clean_file_once(
     # Rule 8 remembers rows across chunks in file order: one thread then.
     threads = 1 if duplicates is not None else cleaning_threads
     layout, chunks = open_sales_file(
-        source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes, read_ahead=threads == 1
+        source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes, read_ahead=True if threads == 1 else None
     )
     reasons: Counter[str] = Counter()
     rows_clean = rows_validated = 0

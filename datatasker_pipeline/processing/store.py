@@ -94,6 +94,10 @@ def describe(error: BaseException, path: Any) -> StoreError | None:
             f"the object store refused the credentials for {where}: check AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY (or the profile) and that they may use this bucket"
         )
+    if type(error).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
+        return StoreError(
+            f"no credentials for {where}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+        )
     if "NoSuchBucket" in text or "bucket does not exist" in text:
         return StoreError(f"{where}: the bucket does not exist; create it or fix the data root's URL")
     connection = ("EndpointConnectionError", "ConnectTimeout", "ConnectionError", "Could not connect", "ReadTimeout")

@@ -160,3 +160,20 @@ def test_a_duplicate_upload_is_set_aside_unless_it_changed(root):
     assert dropped.exists()
     target = set_aside_duplicate(dropped, seen, root / "duplicates" / "r")
     assert target is not None and target.read_bytes() == b"same bytes\n" and not dropped.exists()
+
+
+def test_missing_credentials_are_named_as_such(s3_env, monkeypatch):
+    import s3fs
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3fs.S3FileSystem.clear_instance_cache()
+    try:
+        with pytest.raises(StoreError) as caught:
+            list_page(location(s3_env.url("anonymous")) / "incoming")
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+    assert caught.value.message.startswith("no credentials for bucket 'datatasker'")

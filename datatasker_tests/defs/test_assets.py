@@ -261,3 +261,18 @@ def test_in_a_store_a_missing_bucket_fails_the_run_with_one_line(instance, s3_en
     result = materialize(instance, root, "sales.csv")
     message = failure_message(result.all_events)
     assert message.startswith("bucket 'no-such-bucket-for-runs' at http://127.0.0.1:") and "does not exist" in message
+
+
+@pytest.mark.s3
+def test_in_a_store_a_downstream_step_re_executed_alone_reads_the_published_cleaned_rows(instance, s3_root):
+    key = drop(s3_root)
+    first = materialize(instance, s3_root, key)
+    assert not s3_root.work_dir_for(first.run_id).exists()  # gone once the results were complete
+    again = materialize(instance, s3_root, key, selection=["region_summary", "anomaly_report"])
+    assert again.success and again.run_id != first.run_id
+    for name in ("region_summary.csv", "anomalies.csv"):
+        assert (s3_root.outputs_for(again.run_id) / name).read_bytes() == (
+            s3_root.outputs_for(first.run_id) / name).read_bytes()
+    assert not s3_root.manifest_for(again.run_id).exists()  # two of four results: not a complete set
+    leftovers = list(s3_root.work_dir_for(again.run_id).glob(".*")) if s3_root.work_dir_for(again.run_id).exists() else []
+    assert leftovers == []

@@ -8,6 +8,8 @@ to its run record and back.
 
 # No `from __future__ import annotations` here: Dagster reads the context and
 # resource annotations of these functions when they are defined.
+import contextlib
+from pathlib import Path
 from typing import Iterator
 
 import dagster as dg
@@ -18,6 +20,7 @@ from ...processing.errors import FileFailure, size_failure
 from ...processing.options import load_options
 from ...processing.pipeline import CleaningResult, clean_file
 from ...processing.raw_copies import RawFile, copy_raw_file, earlier_raw_file, staged_raw_file, take_dropped_file
+from ...processing.store import download
 from ...processing.summary import write_region_summary
 from ...vocabulary import (
     ANOMALIES_FILE,
@@ -112,6 +115,27 @@ def publish(context: dg.AssetExecutionContext, data_root: DataRoot, *names: str)
     return {**placed, MANIFEST_LABEL: str(manifest)} if complete else placed
 
 
+@contextlib.contextmanager
+def cleaned_rows(context: dg.AssetExecutionContext, data_root: DataRoot, cleaned: CleaningResult) -> Iterator[Path]:
+    """The cleaned parquet a downstream step reads: the one its cleaning step wrote.
+
+    A step re-executed alone on a store root may find that run's local work
+    folder gone (removed once its results were complete, or on another
+    machine): it then reads a downloaded copy of the published file.
+    """
+    if cleaned.cleaned_path.exists() or not data_root.is_remote:
+        yield cleaned.cleaned_path
+        return
+    earlier_run = cleaned.cleaned_path.parent.name  # work folders are named after their run
+    local = data_root.work_dir_for(context.run.run_id) / f".{earlier_run}.{CLEANED_FILE}"
+    with failures_for_people(context, store=data_root.root):
+        download(data_root.outputs_for(earlier_run) / CLEANED_FILE, local)
+    try:
+        yield local
+    finally:
+        local.unlink(missing_ok=True)
+
+
 def manifest_link(placed: dict[str, str]) -> dict[str, dg.MetadataValue]:
     """Metadata pointing at the run's manifest, from the step that wrote it."""
     return {MANIFEST_LABEL: dg.MetadataValue.path(placed[MANIFEST_LABEL])} if MANIFEST_LABEL in placed else {}
@@ -195,8 +219,8 @@ def region_summary(
     context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
 ) -> dg.MaterializeResult:
     out_dir = data_root.work_dir_for(context.run.run_id)
-    with failures_for_people(context, store=data_root.root):
-        summary, _ = write_region_summary(cleaned_sales.cleaned_path, out_dir)
+    with cleaned_rows(context, data_root, cleaned_sales) as rows, failures_for_people(context, store=data_root.root):
+        summary, _ = write_region_summary(rows, out_dir)
     placed = publish(context, data_root, REGION_SUMMARY_FILE)
     return dg.MaterializeResult(
         metadata={
@@ -222,10 +246,8 @@ def anomaly_report(
     context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
 ) -> dg.MaterializeResult:
     out_dir = data_root.work_dir_for(context.run.run_id)
-    with failures_for_people(context, store=data_root.root):
-        report = write_anomaly_report(
-            cleaned_sales.cleaned_path, out_dir, cleaned_sales.options.anomaly_k, basis=cleaned_sales.anomaly_basis
-        )
+    with cleaned_rows(context, data_root, cleaned_sales) as rows, failures_for_people(context, store=data_root.root):
+        report = write_anomaly_report(rows, out_dir, cleaned_sales.options.anomaly_k, basis=cleaned_sales.anomaly_basis)
     placed = publish(context, data_root, ANOMALIES_FILE)
     rule = report.rule
     return dg.MaterializeResult(

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..vocabulary import CELERY_BACKEND_URL_ENV, CELERY_BROKER_URL_ENV, INCOMING_DIR
@@ -30,9 +31,9 @@ class CeleryDeployment(Deployment):
 
     def __init__(self, workdir: Path, db_name: str, data_dir: Path, broker_url: str,
                  workers: tuple[str, ...] = ("worker-a", "worker-b"), concurrency: int = 2,
-                 backend_url: str = REDIS_URL):
-        super().__init__(workdir, db_name, data_dir,
-                         extra_env={CELERY_BROKER_URL_ENV: broker_url, CELERY_BACKEND_URL_ENV: backend_url})
+                 backend_url: str = REDIS_URL, extra_env: Mapping[str, str] | None = None):
+        env = {CELERY_BROKER_URL_ENV: broker_url, CELERY_BACKEND_URL_ENV: backend_url, **(extra_env or {})}
+        super().__init__(workdir, db_name, data_dir, extra_env=env)
         shutil.copyfile(CELERY_DAGSTER_YAML, self.dagster_home / "dagster.yaml")
         self.workers = workers
         self.concurrency = concurrency

@@ -77,6 +77,16 @@ def copy_atomically(source: Path, target: Path) -> Path:
     return target
 
 
+def download_atomically(source, target: Path) -> Path:
+    """Stream ``source`` (anything that opens for reading: an object in a store too) into ``target``, placed whole.
+
+    Memory stays at one read block, whatever the size.
+    """
+    with atomic_path(target) as partial, source.open("rb") as src, partial.open("wb") as dst:
+        shutil.copyfileobj(src, dst, 8 * 1024**2)
+    return target
+
+
 def write_text_atomically(target: Path, text: str) -> Path:
     with atomic_path(target) as partial:
         partial.write_text(text, encoding="utf-8")

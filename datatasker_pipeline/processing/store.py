@@ -17,7 +17,6 @@ ever stored in a path, a tag, metadata or a message.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,13 +199,3 @@ def upload(local: Path, target: Any) -> None:
     except Exception as error:
         raise describe(error, target) or error
 
-
-def download(source: Any, target: Path) -> None:
-    """Stream an object into a local file, placed whole (memory stays at one read block)."""
-    from .files import atomic_path
-
-    try:
-        with atomic_path(target) as partial, source.open("rb") as src, partial.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 8 * 1024**2)
-    except Exception as error:
-        raise describe(error, source) or error

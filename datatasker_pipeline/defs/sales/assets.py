@@ -17,10 +17,10 @@ import dagster as dg
 from ...processing.anomalies import write_anomaly_report
 from ...processing.completion import publish_results
 from ...processing.errors import FileFailure, size_failure
+from ...processing.files import download_atomically
 from ...processing.options import load_options
 from ...processing.pipeline import CleaningResult, clean_file
 from ...processing.raw_copies import RawFile, copy_raw_file, earlier_raw_file, staged_raw_file, take_dropped_file
-from ...processing.store import download
 from ...processing.summary import write_region_summary
 from ...vocabulary import (
     ANOMALIES_FILE,
@@ -129,7 +129,7 @@ def cleaned_rows(context: dg.AssetExecutionContext, data_root: DataRoot, cleaned
     earlier_run = cleaned.cleaned_path.parent.name  # work folders are named after their run
     local = data_root.work_dir_for(context.run.run_id) / f".{earlier_run}.{CLEANED_FILE}"
     with failures_for_people(context, store=data_root.root):
-        download(data_root.outputs_for(earlier_run) / CLEANED_FILE, local)
+        download_atomically(data_root.outputs_for(earlier_run) / CLEANED_FILE, local)
     try:
         yield local
     finally:

@@ -4,7 +4,8 @@ Everything DataTasker writes where someone else looks (result files, raw
 copies, failure records, files dropped into ``incoming/``, downloads) is
 written under a hidden temporary name in its final folder and renamed into
 place only when complete. The hidden name also keeps the file-drop sensor
-away from a file being written.
+away from a file being written. In an object store (no rename) the file is
+written locally and uploaded whole (``store.upload``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+from .store import is_remote
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -52,7 +55,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     For an object-store ``final`` the temporary file is local and is uploaded
     on success: an object appears whole when its upload completes.
     """
-    if getattr(final, "protocol", "") not in ("", "file", "local"):
+    if is_remote(final):
         with _uploaded_on_success(final) as local:
             yield local
         return

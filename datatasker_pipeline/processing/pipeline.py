@@ -36,6 +36,7 @@ from .outputs import CsvTableWriter, ParquetTableWriter, cleaned_arrow_schema
 from .parallel import WORKER_THREADS, keep_memory_flat_on_threads, map_in_order
 from .reading import FastPathUnavailable, ReadLimits, open_sales_file
 from .reading.fast import FAST_BLOCK_BYTES
+from .store import is_remote
 from .summary import write_region_summary
 
 ProgressCallback = Callable[[int, float], None]
@@ -218,7 +219,7 @@ def process_file(
     if max_file_bytes is not None:
         limits = ReadLimits(max_file_bytes, limits.max_columns, limits.max_field_chars)
     parsed = parse_options(options)
-    source = source if hasattr(source, "protocol") else Path(source)  # a store path reads as it is
+    source = source if is_remote(source) else Path(source)  # a store path reads as it is
     try:
         cleaning = clean_file(
             source, Path(out_dir), parsed, limits, chunk_records=chunk_records, fast=fast, block_bytes=block_bytes,

@@ -19,7 +19,7 @@ from typing import Iterable
 
 from .errors import FileFailure, size_failure
 from .files import atomic_path
-from .intake import HASH_BLOCK_BYTES, file_for_partition, is_plain_file, sha256_of
+from .intake import HASH_BLOCK_BYTES, DroppedFile, file_for_partition, is_plain_file, sha256_of
 from .options import sidecar_path
 from .store import ObjectChanged, copy_pinned, etag_of, is_remote, move, upload
 
@@ -162,19 +162,21 @@ def take_dropped_file(
     return _raw_file(target, sha256, size)
 
 
-def set_aside_duplicate(dropped: Path, signature: list[int], duplicates_dir: Path) -> Path | None:
+def set_aside_duplicate(seen: DroppedFile, duplicates_dir: Path) -> Path | None:
     """Move a re-dropped file whose bytes a run already processed out of ``incoming/``.
 
     It goes to ``duplicates/<that run's id>/`` (under retention like the run's
-    other folders), with its sidecar, unless it changed since it was hashed
-    (then the next look decides again). None when it was left in place.
+    other folders), with its sidecar, unless it changed since the sensor saw
+    it (``seen``; then the next look decides again). None when it was left in
+    place.
     """
+    dropped = seen.path
     if is_remote(dropped):
-        return _set_aside_in_store(dropped, signature, duplicates_dir)
+        return _set_aside_in_store(seen, duplicates_dir)
     stat = dropped.stat()
     sidecar = sidecar_path(dropped)
     sidecar_mtime = sidecar.lstat().st_mtime_ns if is_plain_file(sidecar) else 0
-    if [stat.st_size, stat.st_mtime_ns, sidecar_mtime] != signature:
+    if [stat.st_size, stat.st_mtime_ns, sidecar_mtime] != seen.signature:
         return None
     duplicates_dir.mkdir(parents=True, exist_ok=True)
     target = duplicates_dir / dropped.name
@@ -184,15 +186,15 @@ def set_aside_duplicate(dropped: Path, signature: list[int], duplicates_dir: Pat
     return target
 
 
-def _set_aside_in_store(dropped, signature: list, duplicates_dir) -> Path | None:
-    sidecar = sidecar_path(dropped)
-    etag, sidecar_etag = etag_of(dropped), etag_of(sidecar) or ""
-    if etag is None or [etag, sidecar_etag] != [signature[1].split(" ")[0], signature[2]]:
+def _set_aside_in_store(seen: DroppedFile, duplicates_dir) -> Path | None:
+    """The same in a store: unchanged means the same ETags, and each move is pinned to them."""
+    dropped, sidecar = seen.path, sidecar_path(seen.path)
+    if etag_of(dropped) != seen.etag or (etag_of(sidecar) or "") != seen.sidecar_etag:
         return None
     target = duplicates_dir / dropped.name
-    move(dropped, target, etag)
-    if sidecar_etag:
-        move(sidecar, sidecar_path(target), sidecar_etag)
+    move(dropped, target, seen.etag)
+    if seen.sidecar_etag:
+        move(sidecar, sidecar_path(target), seen.sidecar_etag)
     return target
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import datatasker_pipeline.processing.raw_copies as raw_copies
 from datatasker_pipeline.processing.errors import FileFailure
-from datatasker_pipeline.processing.intake import sha256_of
+from datatasker_pipeline.processing.intake import DroppedFile, sha256_of
 from datatasker_pipeline.processing.raw_copies import (
     copy_raw_file,
     earlier_raw_file,
@@ -95,11 +95,11 @@ def test_an_earlier_runs_copy_is_copied_never_moved(tmp_path):
 def test_a_duplicate_is_set_aside_unless_it_changed_since_it_was_seen(incoming, tmp_path):
     path = drop(incoming, sidecar={"anomaly_k": 1})
     stat, sidecar_stat = path.stat(), (incoming / "sales.csv.json").stat()
-    seen = [stat.st_size, stat.st_mtime_ns, sidecar_stat.st_mtime_ns]
-    changed = [stat.st_size + 1, stat.st_mtime_ns, sidecar_stat.st_mtime_ns]
-    assert set_aside_duplicate(path, changed, tmp_path / "duplicates" / "run1") is None
+    seen = DroppedFile("sales.csv", path, stat.st_size, stat.st_mtime_ns, sidecar_stat.st_mtime_ns)
+    changed = DroppedFile("sales.csv", path, stat.st_size + 1, stat.st_mtime_ns, sidecar_stat.st_mtime_ns)
+    assert set_aside_duplicate(changed, tmp_path / "duplicates" / "run1") is None
     assert path.exists()
-    moved = set_aside_duplicate(path, seen, tmp_path / "duplicates" / "run1")
+    moved = set_aside_duplicate(seen, tmp_path / "duplicates" / "run1")
     assert moved == tmp_path / "duplicates" / "run1" / "sales.csv"
     assert sorted(p.name for p in moved.parent.iterdir()) == ["sales.csv", "sales.csv.json"]
     assert list(incoming.iterdir()) == []

@@ -151,14 +151,16 @@ def test_an_oversized_object_is_moved_out_of_the_inbox_and_fails(root):
 
 
 def test_a_duplicate_upload_is_set_aside_unless_it_changed(root):
+    from datatasker_pipeline.processing.intake import DroppedFile
     from datatasker_pipeline.processing.raw_copies import set_aside_duplicate
 
     dropped = root / "incoming" / "again.csv"
     dropped.write_bytes(b"same bytes\n")
-    seen = [11, f"{etag_of(dropped)} 2026-12-02 04:57:29+00:00", ""]
-    assert set_aside_duplicate(dropped, [11, "an-older-etag 2026-12-02 04:57:29+00:00", ""], root / "duplicates" / "r") is None
+    seen = DroppedFile("again.csv", dropped, 11, 0, 0, etag_of(dropped), "", "2026-12-02 04:57:29+00:00")
+    older = DroppedFile("again.csv", dropped, 11, 0, 0, "an-older-etag", "", "2026-12-02 04:57:29+00:00")
+    assert set_aside_duplicate(older, root / "duplicates" / "r") is None
     assert dropped.exists()
-    target = set_aside_duplicate(dropped, seen, root / "duplicates" / "r")
+    target = set_aside_duplicate(seen, root / "duplicates" / "r")
     assert target is not None and target.read_bytes() == b"same bytes\n" and not dropped.exists()
 
 

@@ -78,7 +78,7 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
             raise
         raise StoreError(problem.message) from None
     for duplicate in plan.duplicates:
-        moved = set_aside_duplicate(duplicate.file.path, duplicate.file.signature, data_root.duplicates_for(duplicate.run_id))
+        moved = set_aside_duplicate(duplicate.file, data_root.duplicates_for(duplicate.run_id))
         if moved is not None:
             plan.handled.pop(duplicate.file.name, None)
             context.log.info(f"{duplicate.file.name}: these bytes were processed by run {duplicate.run_id}; moved to {moved}")

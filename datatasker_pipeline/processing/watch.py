@@ -101,6 +101,25 @@ def scan_store_window(folder, start_after: str, pages: int = STORE_PAGES_PER_TIC
         listing.append(DroppedFile(name, folder / name, found.size, 0, 0, found.etag, sidecar_etag, found.modified))
     return listing, after
 
+class StoreWindow:
+    """The part of a store's inbox one tick looks at, and where the next tick's part starts.
+
+    ``scan`` is what :func:`plan_tick` takes to list the folder; after the
+    plan, :meth:`next_start` is the name to keep in the cursor: where this
+    window's listing ended, or the last file the plan reached when it
+    stopped early (so the files it did not reach come first next time).
+    """
+
+    def __init__(self, start_after: str = "", pages: int = STORE_PAGES_PER_TICK):
+        self.start_after, self.pages, self.listed_until = start_after, pages, ""
+
+    def scan(self, folder) -> list[DroppedFile]:
+        listing, self.listed_until = scan_store_window(folder, self.start_after, self.pages)
+        return listing
+
+    def next_start(self, plan: TickPlan) -> str:
+        return plan.stopped_after if plan.stopped_after is not None else self.listed_until
+
 
 def seen_unchanged(dropped: DroppedFile, handled: Handled) -> bool:
     """The cursor already has this file with this size and these mtimes: nothing to do."""

@@ -12,8 +12,8 @@ from datatasker_pipeline.processing.store import location
 from datatasker_pipeline.processing.watch import (
     MAX_RUNS_PER_TICK,
     STORE_PAGES_PER_TICK,
+    StoreWindow,
     plan_tick,
-    scan_store_window,
 )
 
 pytestmark = pytest.mark.s3
@@ -42,18 +42,11 @@ class RunDatabase:
 
 def tick(incoming, cursor: dict, runs: RunDatabase):
     """One sensor tick as defs/sales/sensors.py does it: a window of the listing, then the plan."""
-    window_next = ""
-
-    def scan(folder):
-        nonlocal window_next
-        listing, window_next = scan_store_window(folder, cursor.get("after", ""))
-        return listing
-
+    window = StoreWindow(cursor.get("after", ""))
     plan = plan_tick(incoming, cursor.get("files", {}), settle_seconds=1.0, max_file_bytes=10**9,
-                     already_processed=runs.already_processed, scan=scan)
+                     already_processed=runs.already_processed, scan=window.scan)
     runs.launch(plan)
-    after = plan.stopped_after if plan.stopped_after is not None else window_next
-    return plan, {"files": plan.handled, "after": after}
+    return plan, {"files": plan.handled, "after": window.next_start(plan)}
 
 
 def test_same_bytes_under_the_same_key_start_no_second_run_and_changed_bytes_do(incoming):

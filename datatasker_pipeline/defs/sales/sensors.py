@@ -10,7 +10,7 @@ import dagster as dg
 from ...processing.failure_records import write_failure_record
 from ...processing.raw_copies import set_aside_duplicate
 from ...processing.store import StoreError, describe
-from ...processing.watch import plan_tick, run_key_for, scan_store_window
+from ...processing.watch import StoreWindow, plan_tick, run_key_for
 from ...vocabulary import (
     ETAG_TAG,
     FAILURE_SENSOR,
@@ -45,8 +45,8 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
     # old mtime is still new, and files leave the cursor when they leave the folder.
     cursor = json.loads(context.cursor) if context.cursor else {}
     handled = cursor.get("files", {})
-    # In an object store, where this tick's window of the listing starts (bounded pages per tick).
-    window_start, window_next = cursor.get("after", ""), ""
+    # In an object store, the part of the listing this tick looks at (bounded pages per tick).
+    window = StoreWindow(cursor.get("after", ""))
 
     def already_processed(partition_key: str, fingerprint: str) -> tuple[str, bool] | None:
         """The run of this partition for these exact bytes, and whether it finished (the tags are the durable record)."""
@@ -57,11 +57,6 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
         run = records[0].dagster_run
         return run.run_id, run.is_finished
 
-    def store_window(folder):
-        nonlocal window_next
-        listing, window_next = scan_store_window(folder, window_start)
-        return listing
-
     incoming = data_root.incoming
     try:
         plan = plan_tick(
@@ -70,7 +65,7 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
             settle_seconds=data_root.settle_seconds,
             max_file_bytes=data_root.limits.max_file_bytes,
             already_processed=already_processed,
-            **({"scan": store_window} if data_root.is_remote else {}),
+            **({"scan": window.scan} if data_root.is_remote else {}),
         )
     except Exception as error:
         problem = describe(error, incoming) if data_root.is_remote else None
@@ -106,16 +101,12 @@ def incoming_csv_sensor(context: dg.SensorEvaluationContext, data_root: DataRoot
     return dg.SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[sales_files.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps(_cursor(plan, window_next, data_root.is_remote), separators=(",", ":")),
+        cursor=json.dumps(
+            {"files": plan.handled, "after": window.next_start(plan)} if data_root.is_remote else {"files": plan.handled},
+            separators=(",", ":"),
+        ),
         skip_reason=None if run_requests else "no new or changed files",
     )
-
-
-def _cursor(plan, window_next: str, remote: bool) -> dict:
-    """What the next tick needs: the files seen and, in a store, where its listing window starts."""
-    if not remote:
-        return {"files": plan.handled}
-    return {"files": plan.handled, "after": plan.stopped_after if plan.stopped_after is not None else window_next}
 
 
 @dg.run_failure_sensor(

@@ -17,21 +17,19 @@ import base64
 import contextlib
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..client.errors import ClientError, StoreRefused, StoreUnavailable, UsageProblem
-from ..processing.files import atomic_path
-from ..processing.store import bucket_of, describe, endpoint_of, is_location_url, list_page, location
+from ..processing.files import download_atomically
+from ..processing.store import bucket_and_key, bucket_of, describe, endpoint_of, is_location_url, list_page, location
 from ..vocabulary import DATA_DIR_ENV, INCOMING_DIR
 
 # Files up to this size go up in one PUT, larger ones in parts of this size (one part in memory at a
 # time). S3 wants parts of at least 5 MiB and at most 10,000 of them: parts grow for huge files.
 PART_BYTES = 16 * 1024**2
 MAX_PARTS = 10_000
-READ_BLOCK_BYTES = 8 * 1024**2
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 
 
@@ -53,11 +51,6 @@ def failure(error: BaseException, path: Any) -> ClientError | None:
     """The client error (one line, exit 2 or 3) for a store failure, None when ``error`` is not one."""
     problem = describe(error, path)
     if problem is None:
-        if type(error).__name__ in ("NoCredentialsError", "PartialCredentialsError"):
-            return StoreRefused(
-                f"no credentials for bucket {bucket_of(path)!r} at {endpoint_of(path)}: set AWS_ACCESS_KEY_ID "
-                "and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
-            )
         return None
     return (StoreUnavailable if problem.transient else StoreRefused)(problem.message)
 
@@ -136,7 +129,7 @@ def upload_checked(local: Path, target: Any, checksums: Checksums | None = None)
     the pass before: bytes changed since then are refused by the store.
     """
     sums = checksums or checksums_of(local)
-    bucket, _, key = target.path.partition("/")
+    bucket, key = bucket_and_key(target)
     call = target.fs.call_s3
     with store_errors(target), _checksum_mismatch(target), local.open("rb") as handle:
         if not sums.multipart:
@@ -183,7 +176,7 @@ def _checksum_mismatch(target: Any) -> Iterator[None]:
 
 def upload_bytes(data: bytes, target: Any) -> str:
     """A small object (a sidecar) in one checked PUT; returns its ETag."""
-    bucket, _, key = target.path.partition("/")
+    bucket, key = bucket_and_key(target)
     with store_errors(target), _checksum_mismatch(target):
         answer = target.fs.call_s3(
             "put_object", Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256",
@@ -202,10 +195,8 @@ def remove_if_present(target: Any) -> None:
 
 def download(source: Any, target: Path) -> Path:
     """Stream ``source`` into the local ``target``, which appears only once complete."""
-    with store_errors(source), atomic_path(target) as partial, partial.open("wb") as out:
-        with source.fs.open(source.path, "rb", block_size=READ_BLOCK_BYTES) as remote:
-            shutil.copyfileobj(remote, out, READ_BLOCK_BYTES)
-    return target
+    with store_errors(source):
+        return download_atomically(source, target)
 
 
 def read_if_present(source: Any) -> bytes | None:
@@ -230,7 +221,7 @@ def presigned_put_url(target: Any, expires: int) -> str:
     session = botocore.session.get_session()
     region = os.environ.get("AWS_REGION") or session.get_config_variable("region") or "us-east-1"
     endpoint = getattr(target, "storage_options", {}).get("endpoint_url") or None
-    bucket, _, key = target.path.partition("/")
+    bucket, key = bucket_and_key(target)
     with store_errors(target):
         client = session.create_client(
             "s3", region_name=region, endpoint_url=endpoint, config=Config(signature_version="s3v4")

@@ -76,7 +76,13 @@ def endpoint_of(path: Any) -> str:
 
 
 def bucket_of(path: Any) -> str:
-    return path.path.split("/", 1)[0]
+    return bucket_and_key(path)[0]
+
+
+def bucket_and_key(path: Any) -> tuple[str, str]:
+    """A store path's bucket and its key within it, as the S3 API names objects."""
+    bucket, _, key = path.path.partition("/")
+    return bucket, key
 
 
 def describe(error: BaseException, path: Any) -> StoreError | None:
@@ -122,7 +128,7 @@ def list_page(folder: Any, start_after: str = "", max_keys: int = LIST_PAGE_KEYS
     Returns the objects and whether more follow. One request, whatever the
     number of objects under the prefix.
     """
-    bucket, _, prefix = folder.path.partition("/")
+    bucket, prefix = bucket_and_key(folder)
     prefix = f"{prefix.rstrip('/')}/" if prefix else ""
     request = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": max_keys}
     if start_after:
@@ -153,8 +159,8 @@ def copy_pinned(source: Any, target: Any, etag: str | None) -> None:
     overwrites the key meanwhile. FileNotFoundError when the source is gone,
     :class:`ObjectChanged` when its ETag differs.
     """
-    bucket, _, key = source.path.partition("/")
-    target_bucket, _, target_key = target.path.partition("/")
+    bucket, key = bucket_and_key(source)
+    target_bucket, target_key = bucket_and_key(target)
     request: dict[str, Any] = {"Bucket": target_bucket, "Key": target_key, "CopySource": {"Bucket": bucket, "Key": key}}
     if etag:
         request["CopySourceIfMatch"] = f'"{etag}"'

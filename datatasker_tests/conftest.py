@@ -100,6 +100,24 @@ def instance():
         yield instance
 
 
+@pytest.fixture
+def pg_env(tmp_path, monkeypatch):
+    """A fresh PostgreSQL database plus the environment deploy/dagster.yaml reads (DAGSTER_HOME set up)."""
+    from datatasker_pipeline.testing import deployment
+    from datatasker_pipeline.testing import postgres as pgh
+
+    pgh.require_postgres()
+    with pgh.fresh_database() as db_name:
+        for key, value in deployment.deployment_pg_env(db_name).items():
+            monkeypatch.setenv(key, value)
+        data_dir = tmp_path / "data"
+        (data_dir / "incoming").mkdir(parents=True)
+        monkeypatch.setenv("DATATASKER_DATA_DIR", str(data_dir))
+        home = deployment.make_dagster_home(tmp_path)
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        yield {"db_name": db_name, "home": home, "data_dir": data_dir}
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """A real S3 server (SeaweedFS ``weed mini``) on 127.0.0.1 for the whole session, bucket created."""

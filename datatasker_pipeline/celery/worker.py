@@ -3,8 +3,9 @@
 The worker's main process imports the pipeline (Dagster, pandas, pyarrow,
 pandera, the definitions) and then forks its pool children, so a run starts
 without an interpreter start-up or an import. Nothing stateful is made before
-the fork: the Dagster instance (and its database connections) and the
-heartbeat thread are created inside the task, in the child.
+the fork: each child opens its Dagster instance on its first run and keeps it,
+its database connections held, for its later runs (``run_instance``); the
+heartbeat thread is made per run.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import signal
 from celery import Celery
 from dagster_celery.config import TASK_EXECUTE_JOB_NAME
 from dagster_celery.make_app import make_app
-from dagster_celery.tasks import create_execute_job_task
 
+from ..run_instance import ProcessInstance
 from . import liveness
-from .dagster_internals import run_id_of_packed_args
+from .dagster_internals import execute_launched_run, run_id_of_packed_args
 
 
 def launcher_settings():
@@ -45,12 +46,12 @@ def build_worker_app() -> Celery:
     """The worker's Celery app: dagster-celery's queues and routes, our ``execute_job``."""
     launcher = launcher_settings()
     app = make_app(launcher.app_args())
-    # dagster-celery's own task body (executes the run in this process), on an app that never runs.
-    # shared=False: a shared task would be registered on every app, ours included, under the same name.
-    stock_body = create_execute_job_task(Celery("dagster-celery-stock-body"), shared=False)
+    # Opened in each pool process by its first run (after the fork), reused by its later runs.
+    warm_instance = ProcessInstance()
     backend_url = launcher.backend
     beat, timeout = launcher.heartbeat_seconds, launcher.heartbeat_timeout_seconds
 
+    # shared=False: a shared task would be registered on every app under the same name.
     @app.task(bind=True, name=TASK_EXECUTE_JOB_NAME, track_started=True, shared=False)
     def execute_job(task, execute_job_args_packed):
         """Claim the run, heartbeat while it executes, run it with Dagster's own run body."""
@@ -64,7 +65,8 @@ def build_worker_app() -> Celery:
         previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
         try:
             with liveness.RunHeartbeat(client, run_id, worker, interval=beat, ttl=timeout):
-                return stock_body.run(execute_job_args_packed)
+                instance = warm_instance.for_run(run_id)
+                return execute_launched_run(instance, execute_job_args_packed)
         finally:
             signal.signal(signal.SIGTERM, previous)
 

@@ -29,21 +29,6 @@ ASSET_NAMES = ("raw_csv", "cleaned_sales", "region_summary", "anomaly_report")
 
 
 @pytest.fixture
-def pg_env(tmp_path, monkeypatch):
-    """A fresh database plus the environment deploy/dagster.yaml reads."""
-    pgh.require_postgres()
-    with pgh.fresh_database() as db_name:
-        for key, value in prod.deployment_pg_env(db_name).items():
-            monkeypatch.setenv(key, value)
-        data_dir = tmp_path / "data"
-        (data_dir / "incoming").mkdir(parents=True)
-        monkeypatch.setenv("DATATASKER_DATA_DIR", str(data_dir))
-        home = prod.make_dagster_home(tmp_path)
-        monkeypatch.setenv("DAGSTER_HOME", str(home))
-        yield {"db_name": db_name, "home": home, "data_dir": data_dir}
-
-
-@pytest.fixture
 def pg_instance(pg_env):
     instance = dg.DagsterInstance.from_config(str(pg_env["home"]))
     try:

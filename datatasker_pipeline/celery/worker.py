@@ -3,9 +3,9 @@
 The worker's main process imports the pipeline (Dagster, pandas, pyarrow,
 pandera, the definitions) and then forks its pool children, so a run starts
 without an interpreter start-up or an import. Nothing stateful is made before
-the fork: each child opens its Dagster instance on its first run and keeps it,
-its database connections held, for its later runs (``run_instance``); the
-heartbeat thread is made per run.
+the fork: each child opens its Dagster instance on its first run and keeps it
+for its later runs (``held_connections.ProcessInstance``; the deployment's
+storage holds its database connections); the heartbeat thread is made per run.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from celery import Celery
 from dagster_celery.config import TASK_EXECUTE_JOB_NAME
 from dagster_celery.make_app import make_app
 
-from ..run_instance import ProcessInstance
+from ..held_connections import ProcessInstance
 from . import liveness
 from .dagster_internals import execute_launched_run, run_id_of_packed_args
 

@@ -115,10 +115,11 @@ def _stage(source: Path, incoming: Path, raw_dir: Path, max_file_bytes: int) -> 
 
 def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
     """Run the four assets for ``file``'s partition and describe the outcome."""
+    import dagster as dg
+
     from ..definitions import defs
     from ..defs.resources import DataRoot
     from ..defs.sales.outcomes import failure_message, materialization_metadata
-    from ..run_instance import instance_for_a_run
 
     ensure_dagster_home()
     data_root = DataRoot()
@@ -126,7 +127,7 @@ def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
     key = partition_key_for(source.name)
     run_id = str(uuid.uuid4())  # chosen here, so the run's raw folder can be filled before it starts
     tags = _stage(source, data_root.incoming, data_root.raw_for(run_id), data_root.limits.max_file_bytes)
-    with instance_for_a_run() as instance:
+    with dg.DagsterInstance.get() as instance:
         _ensure_partition(instance, key)
         # The same job the sensor launches, so CLI runs sit beside sensor runs in the UI.
         result = defs.resolve_job_def(JOB_NAME).execute_in_process(

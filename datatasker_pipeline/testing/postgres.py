@@ -85,3 +85,22 @@ def database_exists(name: str) -> bool:
             return cur.fetchone() is not None
     finally:
         conn.close()
+
+
+def drop_every_connection(db_name: str) -> int:
+    """End every session to ``db_name`` (but this one), as a server restart does; how many were ended.
+
+    Done through the server's own ``pg_terminate_backend``, so it works on a
+    test server this machine cannot restart.
+    """
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (db_name,),
+            )
+            return cur.fetchone()[0]
+    finally:
+        conn.close()

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 import redis
+import requests
 
 from datatasker_pipeline.testing.deployment import max_overlap, sales_csv
 from datatasker_pipeline.testing.host import drop_atomically
+from datatasker_pipeline.testing.postgres import drop_every_connection
 from datatasker_pipeline.testing.services import REDIS_URL, broker_stopped, rabbitmqctl
 from datatasker_pipeline.testing.stack import DagsterStack
 from datatasker_pipeline.testing.workers import CELERY_DAGSTER_YAML, running_celery_deployment
@@ -86,7 +88,7 @@ def test_the_instance_config_names_the_warm_launcher_and_the_services_from_the_e
     assert config["run_launcher"]["config"]["broker"] == {"env": "DATATASKER_CELERY_BROKER_URL"}
     assert config["run_monitoring"]["enabled"] is True
     assert config["run_monitoring"]["max_resume_run_attempts"] == 0
-    assert "postgres" in config["storage"]
+    assert config["storage"]["custom"]["class"] == "HeldConnectionsPostgresStorage"
 
 
 def test_a_burst_of_50_files_gives_every_file_exactly_one_success_run_within_the_queue_limit(deployment, backend):
@@ -202,6 +204,32 @@ def test_a_broker_restart_with_runs_queued_loses_none_and_runs_none_twice(deploy
             continue
         # One execution per run: a single "Started process for run" engine event.
         assert run_text(deployment, rs[0]["runId"]).count("Started process for run") == 1
+
+
+def test_the_database_dropping_every_connection_loses_no_file_and_runs_none_twice(deployment):
+    """What a PostgreSQL restart does to the connections every process holds (held_connections):
+    the daemon's loops, the webserver and the workers each find theirs dead once, then reconnect."""
+    before, after = [f"pg_before_{i}.csv" for i in range(3)], [f"pg_after_{i}.csv" for i in range(5)]
+    for i, name in enumerate(before):
+        drop_atomically(deployment.incoming, name, sales_csv(200 + i))
+    wait_until(lambda: all(finished_runs_of(deployment, n) for n in before), 180, "the first files to finish", deployment)
+    assert drop_every_connection(deployment.db_name) >= 3  # at least the daemon's, the webserver's, a worker's
+    # The webserver has always held its connections (stock Dagster): its first query finds it dead, once.
+    failed_requests = 0
+    while True:
+        try:
+            deployment.runs()
+            break
+        except requests.HTTPError:
+            failed_requests += 1
+            assert failed_requests <= 1
+    for i, name in enumerate(after):
+        drop_atomically(deployment.incoming, name, sales_csv(210 + i))
+    wait_until(lambda: all(finished_runs_of(deployment, n) for n in after), 240,
+               "every file dropped after the connections died to finish", deployment, interval=2)
+    time.sleep(6)  # one more sensor tick: nothing launches twice
+    statuses = {name: [r["status"] for r in deployment.runs_of_file(name)] for name in before + after}
+    assert statuses == {name: ["SUCCESS"] for name in before + after}
 
 
 def test_a_runs_outputs_are_byte_identical_to_the_default_launchers(deployment, tmp_path):

@@ -222,7 +222,9 @@ def test_compose_file_structure(tmp_path):
 
     # The production instance config has what the deployment relies on.
     cfg = yaml.safe_load(prod.DEPLOY_DAGSTER_YAML.read_text())
-    assert set(cfg["storage"]["postgres"]["postgres_db"]) == {"username", "password", "hostname", "db_name", "port"}
+    storage = cfg["storage"]["custom"]
+    assert (storage["module"], storage["class"]) == ("datatasker_pipeline.held_connections", "HeldConnectionsPostgresStorage")
+    assert set(storage["config"]["postgres_db"]) == {"username", "password", "hostname", "db_name", "port"}
     assert cfg["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert cfg["run_coordinator"]["config"]["dequeue_interval_seconds"] == 1
     assert prod.configured_max_concurrent_runs() > 0

@@ -2,9 +2,10 @@
 
 Each test gets its own freshly created database, dropped afterwards. The
 instance is built from the repository's deploy/dagster.yaml itself (copied
-into a temporary DAGSTER_HOME), i.e. the documented
-`storage: postgres: postgres_db: {username, password, hostname, db_name, port}`
-form with every value read from environment variables.
+into a temporary DAGSTER_HOME): `storage: custom:` naming
+`HeldConnectionsPostgresStorage` (the stock PostgreSQL storage, connections
+held) with the `postgres_db: {username, password, hostname, db_name, port}`
+config of `storage: postgres:`, every value read from environment variables.
 
 Skips only when the server is unreachable and CI is not set; with CI set an
 unreachable server fails the tests.

@@ -14,7 +14,7 @@ import pytest
 
 from datatasker_pipeline.definitions import defs
 from datatasker_pipeline.defs.sales.partitions import sales_files
-from datatasker_pipeline.run_instance import ProcessInstance
+from datatasker_pipeline.held_connections import ProcessInstance
 from datatasker_pipeline.testing import postgres as pgh
 from datatasker_pipeline.vocabulary import JOB_NAME
 
@@ -49,18 +49,6 @@ def drop_and_run(instance, data_dir) -> bool:
     return defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance, partition_key=key).success
 
 
-def terminate_sessions(db_name: str) -> None:
-    conn = pgh.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (db_name,),
-            )
-    finally:
-        conn.close()
-
-
 def test_runs_through_a_kept_instance_open_a_handful_of_connections_not_one_per_statement(pg_env):
     held = ProcessInstance()
     instance = held.for_run("no-run-yet")
@@ -79,7 +67,7 @@ def test_an_instance_whose_connections_died_is_replaced_by_a_working_one(pg_env)
     held = ProcessInstance()
     first = held.for_run("no-run-yet")
     assert drop_and_run(first, pg_env["data_dir"])
-    terminate_sessions(pg_env["db_name"])  # what a server restart does to held connections
+    assert pgh.drop_every_connection(pg_env["db_name"]) > 0  # what a server restart does to held connections
     second = held.for_run("no-run-yet")
     assert second is not first
     assert drop_and_run(second, pg_env["data_dir"])

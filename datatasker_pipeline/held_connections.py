@@ -62,8 +62,9 @@ class HeldConnectionsPostgresStorage(DagsterPostgresStorage):
 class ProcessInstance:
     """One worker process's instance, opened by its first run and kept for the next.
 
-    A warm worker runs many runs in one process; opening the instance per run
-    would pay the storages' set-up (and their table checks) every time.
+    A pool process that runs several runs (``datatasker worker
+    --max-runs-per-child N`` above 1) would otherwise pay the storages' set-up
+    (and their table checks and connections) for each of them.
     Nothing of a run lives in it (runs keep their state in the database), and
     it is opened in the process that uses it: an instance seen from a forked
     child is dropped, never shared. Each run first reads its own run record

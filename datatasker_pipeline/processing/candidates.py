@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 
 from ..vocabulary import REVENUE_PER_UNIT
 from .cleaned import read_rows
-from .outputs import parquet_writer
+from .outputs import ParquetTableWriter
 
 # Share of k (in running standard deviations above the running mean) at which rows are set aside.
 BOUND_SHARE = 0.5
@@ -147,8 +147,7 @@ class CandidateWriter:
 
     def __init__(self, path: Path, schema: pa.Schema, k: float):
         self._path = path
-        self._schema = schema
-        self._writer = parquet_writer(path, schema)
+        self._writer = ParquetTableWriter(path, schema)
         self._k = k
         self.stats = RunningStats()
         self._chunks: list[ChunkFacts] = []
@@ -169,7 +168,7 @@ class CandidateWriter:
             if self._set_aside + taken > max(MAX_CANDIDATE_ROWS, MAX_CANDIDATE_SHARE * self.stats.count):
                 self._full, bound, taken = True, math.inf, 0
             elif taken:
-                self._writer.write_table(candidates.select(self._schema.names).cast(self._schema))
+                self._writer.write(candidates)
                 self._set_aside += taken
         self._chunks.append(ChunkFacts(table.num_rows, taken, bound, largest))
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from datatasker_pipeline.processing.files import atomic_path
 from datatasker_pipeline.processing.outputs import (
+    ParquetTableWriter,
+    cleaned_arrow_schema,
     format_float,
     guard_formulas,
     write_csv,
@@ -69,3 +73,39 @@ def test_atomic_path_places_the_file_on_success(tmp_path):
         assert partial.parent == final.parent and partial.name.startswith(".")
         partial.write_text("whole")
     assert final.read_text() == "whole" and len(list(tmp_path.iterdir())) == 1
+
+
+def clean_rows(first_row: int, rows: int) -> pa.Table:
+    """Clean rows with a repeating region and category, and an order ID that never repeats."""
+    return pa.table({
+        "source_row": list(range(first_row, first_row + rows)),
+        "region": ["north", "south"] * (rows // 2),
+        "revenue": [float(i) for i in range(rows)],
+        "quantity": [2.0] * rows,
+        "discount": [0.1] * rows,
+        "Order ID": [f"ORD-{first_row + i}" for i in range(rows)],
+        "Category": ["Furniture", "Technology"] * (rows // 2),
+        "revenue_per_unit": [i / 2 for i in range(rows)],
+    })
+
+
+def test_clean_rows_get_dictionaries_where_values_repeat_and_statistics_where_the_check_reads_them(tmp_path):
+    path = tmp_path / "cleaned.parquet"
+    writer = ParquetTableWriter(path, cleaned_arrow_schema(["region", "revenue", "quantity", "discount", "Order ID", "Category"]))
+    writer.write(clean_rows(2, 100))
+    writer.write(clean_rows(102, 100))
+    writer.close()
+    group = pq.ParquetFile(path).metadata.row_group(1)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    dictionary = {name for name, column in columns.items() if column.dictionary_page_offset is not None}
+    assert dictionary == {"region", "quantity", "discount", "Category"}
+    with_statistics = {name for name, column in columns.items() if column.is_stats_set}
+    assert with_statistics == {"source_row", "region", "revenue", "quantity", "discount", "revenue_per_unit"}
+    assert pq.read_table(path).to_pylist() == clean_rows(2, 100).to_pylist() + clean_rows(102, 100).to_pylist()
+
+
+def test_a_file_without_clean_rows_is_still_a_parquet_file_with_the_schema(tmp_path):
+    path = tmp_path / "cleaned.parquet"
+    schema = cleaned_arrow_schema(["region", "revenue", "quantity", "discount"])
+    ParquetTableWriter(path, schema).close()
+    assert pq.read_table(path).schema == schema and pq.read_table(path).num_rows == 0

@@ -11,7 +11,9 @@
    sides: `--config JSON` for the pipeline, `--options JSON` for DuckDB.
 2. Runs, alternately and each in its own subprocess, `repeat` times each:
      pipeline: uv run --no-sync datatasker process FILE --json
-               (fresh temporary DAGSTER_HOME and DATATASKER_DATA_DIR per run)
+               (a fresh DATATASKER_DATA_DIR per run; one DAGSTER_HOME for the whole
+               benchmark, as a user's dagster_home/ is, or a new one per run with
+               --fresh-instance)
      duckdb:   uv run --no-sync python -m benchmarks.duckdb_job FILE --out-dir DIR
    The order flips every round (P D, D P, P D, ...) so neither tool always
    runs on a warmer page cache / quieter machine.
@@ -251,7 +253,7 @@ BYTECODE_CACHE = WORK / "pycache"
 
 def run_once(
     tool: str, template: str, file: Path, keep: bool, timeout: float, bytecode_cache: bool = False,
-    options: dict | None = None,
+    options: dict | None = None, dagster_home: Path | None = None,
 ) -> dict:
     """One measured run; the temp dir is deleted unless keep or a problem."""
     tmp = Path(tempfile.mkdtemp(prefix=f"{tool}_", dir=WORK / "runs"))
@@ -264,9 +266,11 @@ def run_once(
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(BYTECODE_CACHE)
     if tool == "pipeline":
-        (tmp / "dagster_home").mkdir()
+        if dagster_home is None:
+            dagster_home = tmp / "dagster_home"
+            dagster_home.mkdir()
         (tmp / "data").mkdir()
-        env["DAGSTER_HOME"] = str(tmp / "dagster_home")
+        env["DAGSTER_HOME"] = str(dagster_home)
         env["DATATASKER_DATA_DIR"] = str(tmp / "data")
     cmd = shlex.split(template.format(file=shlex.quote(str(file)), out=shlex.quote(str(out_dir))))
     if options:
@@ -434,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time both tools on a header-only file (start-up cost), "
                          "reported as pipeline@0 / duckdb@0")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run before it is killed")
+    ap.add_argument("--fresh-instance", action="store_true",
+                    help="a new DAGSTER_HOME for every pipeline run (creates its SQLite databases each time); "
+                         "by default one DAGSTER_HOME serves the whole benchmark, as a user's dagster_home/ does")
     ap.add_argument("--bytecode-cache", action="store_true",
                     help="let both tools reuse compiled modules (PYTHONPYCACHEPREFIX=benchmarks/work/pycache, "
                          "PYTHONDONTWRITEBYTECODE unset), warmed by one unmeasured run each on the "
@@ -456,17 +463,18 @@ def main(argv: list[str] | None = None) -> int:
     if a.only:
         tools = {a.only: tools[a.only]}
     runs: dict[str, list[dict]] = {t: [] for t in tools}
+    home = None if a.fresh_instance else Path(tempfile.mkdtemp(prefix="dagster_home_", dir=WORK / "runs"))
     verify = None
     if a.bytecode_cache:
         warm = data_file(0, a.seed, a.crlf, a.shape, knobs)
         for tool in tools:
-            w = run_once(tool, tools[tool], warm, False, a.timeout, True, options)
+            w = run_once(tool, tools[tool], warm, False, a.timeout, True, options, home)
             print(f"  warm-up {tool:<8} {w['seconds']:8.2f} s (not counted)", file=sys.stderr)
     for i in range(a.repeat):
         order = list(tools) if i % 2 == 0 else list(reversed(tools))
         check = i == 0 and len(tools) == 2 and not a.no_verify
         for tool in order:
-            m = run_once(tool, tools[tool], file, a.keep or check, a.timeout, a.bytecode_cache, options)
+            m = run_once(tool, tools[tool], file, a.keep or check, a.timeout, a.bytecode_cache, options, home)
             runs[tool].append(m)
             print(
                 f"  round {i + 1}/{a.repeat} {tool:<8} {m['seconds']:8.2f} s  "
@@ -494,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(a.repeat):
             order = list(tools) if i % 2 == 0 else list(reversed(tools))
             for tool in order:
-                m = run_once(tool, tools[tool], empty, a.keep, a.timeout, a.bytecode_cache, options)
+                m = run_once(tool, tools[tool], empty, a.keep, a.timeout, a.bytecode_cache, options, home)
                 runs.setdefault(f"{tool}@0", []).append(m)
                 print(f"  round {i + 1}/{a.repeat} {tool}@0 {m['seconds']:8.2f} s  load {m['load'][0]:.2f}",
                       file=sys.stderr)
@@ -528,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         "outputs_differences": verify,
         "commands": tools,
         "bytecode_cache": a.bytecode_cache,
+        "fresh_instance": a.fresh_instance,
         "env_PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
         "runs": runs,
     }
@@ -543,7 +552,10 @@ def main(argv: list[str] | None = None) -> int:
               f"machine: {facts['nproc']} CPUs ({facts['cpu_model']}), "
               f"{facts['mem_total_gb']} GB RAM, load {facts['loadavg_at_start'][0]:.2f}; "
               f"bytecode cache {'on' if a.bytecode_cache else 'off'} "
-              f"(PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE')})")
+              f"(PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE')}); "
+              f"{'a new DAGSTER_HOME per run' if a.fresh_instance else 'one DAGSTER_HOME for all runs'}")
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
     if a.json:
         print(header + "\n" + text, file=sys.stderr)
         print(json.dumps(report, indent=2))

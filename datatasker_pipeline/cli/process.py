@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,27 +118,32 @@ def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
     """Run the four assets for ``file``'s partition and describe the outcome."""
     import dagster as dg
 
-    from ..definitions import defs
     from ..defs.resources import DataRoot
-    from ..defs.sales.outcomes import failure_message, materialization_metadata
 
     ensure_dagster_home()
     data_root = DataRoot()
     source = file.resolve()
     key = partition_key_for(source.name)
     run_id = str(uuid.uuid4())  # chosen here, so the run's raw folder can be filled before it starts
-    tags = _stage(source, data_root.incoming, data_root.raw_for(run_id), data_root.limits.max_file_bytes)
-    with dg.DagsterInstance.get() as instance:
-        _ensure_partition(instance, key)
-        # The same job the sensor launches, so CLI runs sit beside sensor runs in the UI.
-        result = defs.resolve_job_def(JOB_NAME).execute_in_process(
-            partition_key=key,
-            instance=instance,
-            run_id=run_id,
-            run_config={"ops": {OPTIONS_OP: {"config": run_options}}} if run_options else None,
-            tags=tags,
-            raise_on_error=False,
-        )
+    limit = data_root.limits.max_file_bytes
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datatasker-stage") as stager:
+        # The copy into raw/<run_id>/ (reading, hashing, writing: they let go of the GIL) runs while
+        # this thread imports the definitions and opens the instance (Python: it holds the GIL).
+        staged = stager.submit(_stage, source, data_root.incoming, data_root.raw_for(run_id), limit)
+        from ..definitions import defs
+        from ..defs.sales.outcomes import failure_message, materialization_metadata
+
+        with dg.DagsterInstance.get() as instance:
+            _ensure_partition(instance, key)
+            # The same job the sensor launches, so CLI runs sit beside sensor runs in the UI.
+            result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+                partition_key=key,
+                instance=instance,
+                run_id=run_id,
+                run_config={"ops": {OPTIONS_OP: {"config": run_options}}} if run_options else None,
+                tags=staged.result(),
+                raise_on_error=False,
+            )
     out_dir = data_root.outputs_for(result.run_id)
     cleaned = materialization_metadata(result, CLEANED_ASSET)
     report = materialization_metadata(result, ANOMALY_ASSET)

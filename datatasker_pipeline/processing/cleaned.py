@@ -1,7 +1,7 @@
 """Reading ``cleaned.parquet`` back, a row group at a time, and checking it against its model.
 
-The cleaner validates every chunk with ``CleanSalesRows`` before it writes it
-and counts the rows it validated. The schema check does not validate the rows
+The cleaner validates every clean row with ``CleanSalesRows`` (in batches,
+:mod:`.validation`) before it places the file, and counts the rows it validated. The schema check does not validate the rows
 again: it checks the written file's Arrow schema, that it holds exactly the
 rows the cleaner validated, and the model's bounds against the footer
 statistics of every row group (minima and maxima, null counts, ``source_row``

@@ -32,9 +32,6 @@ from .options import ProcessingOptions
 from .reading import ColumnChunk, ColumnLayout, RecordChunk
 from .reading.layout import columns_of
 from .rules import column_facts, first_failures, missing_mask, trim
-from .schema import CleanSalesRows, RejectedRows
-
-CLEAN_MODEL_COLUMNS = [SOURCE_ROW, *REQUIRED_COLUMNS, REVENUE_PER_UNIT]
 
 
 @dataclass
@@ -43,7 +40,6 @@ class CleanedChunk:
 
     table: pa.Table
     rejected: pd.DataFrame
-    validated: int = 0  # clean rows that passed CleanSalesRows (all of them, or clean_chunk raised)
 
     @property
     def clean(self) -> pd.DataFrame:
@@ -96,10 +92,6 @@ def _rejected(source_rows, reasons, columns, values) -> pd.DataFrame:
             value: pd.Series(values, dtype="str"),
         }
     )
-
-
-def _text_series(column: pa.Array) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([column], type=pa.string())))
 
 
 def clean_chunk(
@@ -164,17 +156,6 @@ def clean_chunk(
     rejected = pd.concat([part for part in rejected_parts if len(part)] or [empty_rejected()], ignore_index=True)
     if len(rejected_parts) > 1:
         rejected = rejected.sort_values(SOURCE_ROW, kind="stable").reset_index(drop=True)
-    validate_clean(table)
-    RejectedRows.validate(rejected, inplace=True)  # inplace: no copy (the models do not coerce)
-    return CleanedChunk(table=table, rejected=rejected, validated=table.num_rows)
+    # Validated against CleanSalesRows and RejectedRows by the caller, in batches (validation.py).
+    return CleanedChunk(table=table, rejected=rejected)
 
-
-def validate_clean(table: pa.Table) -> None:
-    """CleanSalesRows over the model's columns of every chunk (carried text columns are not in the model)."""
-    frame = pd.DataFrame(
-        {
-            name: (_text_series(table.column(name).combine_chunks()) if name == "region" else table.column(name).to_numpy())
-            for name in CLEAN_MODEL_COLUMNS
-        }
-    )
-    CleanSalesRows.validate(frame, inplace=True)

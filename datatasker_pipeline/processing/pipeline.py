@@ -38,6 +38,7 @@ from .reading import FastPathUnavailable, ReadLimits, open_sales_file
 from .reading.fast import FAST_BLOCK_BYTES
 from .store import is_remote
 from .summary import write_region_summary
+from .validation import BatchedValidation
 
 ProgressCallback = Callable[[int, float], None]
 # Progress goes to the run's event log (a database write each): at most this often.
@@ -147,7 +148,8 @@ def _clean_file_once(
         source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes, read_ahead=True if threads == 1 else None
     )
     reasons: Counter[str] = Counter()
-    rows_clean = rows_validated = 0
+    rows_clean = 0
+    validation = BatchedValidation()
     last_progress = now = started
     schema = cleaned_arrow_schema(layout.output_names)
     with atomic_path(out_dir / CLEANED_FILE) as cleaned_tmp, atomic_path(out_dir / REJECTED_ROWS_FILE) as rejected_tmp:
@@ -160,7 +162,7 @@ def _clean_file_once(
                 candidates.add(result.table)
                 rejected_writer.write(result.rejected)
                 rows_clean += result.table.num_rows
-                rows_validated += result.validated
+                validation.add(result.table, result.rejected)
                 if len(result.rejected):
                     reasons.update(result.rejected["reason"].value_counts().to_dict())
                 now = time.monotonic()
@@ -169,6 +171,8 @@ def _clean_file_once(
                     last_progress = now
             if on_progress and last_progress != now:
                 on_progress(rows_clean + sum(reasons.values()), time.monotonic() - started)
+            # Before either file is placed: a row that fails its model never reaches one.
+            rows_validated = validation.finish()
         except BaseException:
             candidates.abandon()
             raise

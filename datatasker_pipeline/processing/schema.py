@@ -7,8 +7,9 @@ record is rejected with and calls the plain rule function of
 every chunk, so the model and the cleaner cannot disagree (a test validates
 frames with the model and compares).
 
-``CleanSalesRows`` and ``RejectedRows`` describe what the pipeline writes and
-are checked on every chunk before it is written.
+``CleanSalesRows`` and ``RejectedRows`` describe what the pipeline writes;
+every row is checked against them before the file holding it is placed
+(in batches: :mod:`.validation`).
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ cleaned_schema_spec = dg.AssetCheckSpec(
     "cleaned_matches_schema",
     asset=CLEANED_ASSET,
     description="cleaned.parquet has the expected columns and types, and every row satisfies CleanSalesRows: "
-    "the cleaner validated each chunk with it as it wrote it; the check confirms the file holds exactly the "
+    "the cleaner validated every row with it before placing the file; the check confirms the file holds exactly the "
     "rows validated and that every row group's statistics lie within the model's bounds.",
 )
 anomaly_rate_spec = dg.AssetCheckSpec(

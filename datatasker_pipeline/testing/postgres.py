@@ -104,3 +104,21 @@ def drop_every_connection(db_name: str) -> int:
             return cur.fetchone()[0]
     finally:
         conn.close()
+
+
+def restart_local_server() -> bool:
+    """Restart the PostgreSQL cluster on this machine (Debian's ``pg_ctlcluster``); False when it cannot.
+
+    Only for a test server on this host: one at another address, or a machine
+    without ``pg_ctlcluster``, is left alone.
+    """
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    clusters = Path("/etc/postgresql")
+    if PG_HOST not in ("127.0.0.1", "localhost") or shutil.which("pg_ctlcluster") is None or not clusters.is_dir():
+        return False
+    version = sorted(p.name for p in clusters.iterdir())[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=120)
+    return True

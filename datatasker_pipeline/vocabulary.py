@@ -96,6 +96,9 @@ REQUIRED_COLUMNS = ("region", "revenue", "quantity", "discount")  # rule 4 order
 NUMERIC_COLUMNS = ("revenue", "quantity", "discount")  # rules 5 and 7 order
 SOURCE_ROW = "source_row"
 REVENUE_PER_UNIT = "revenue_per_unit"
+# The columns of cleaned.parquet that CleanSalesRows checks (carried columns sit between the required ones
+# and revenue_per_unit, unchecked): validated, and bounded by row-group statistics.
+CLEANED_MODEL_COLUMNS = (SOURCE_ROW, *REQUIRED_COLUMNS, REVENUE_PER_UNIT)
 Z_SCORE = "z_score"
 THRESHOLD = "threshold"
 # Columns the outputs add beside the file's own: a carried column may not be named so.

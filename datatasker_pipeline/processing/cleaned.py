@@ -1,11 +1,12 @@
 """Reading ``cleaned.parquet`` back, a row group at a time, and checking it against its model.
 
 The cleaner validates every clean row with ``CleanSalesRows`` (in batches,
-:mod:`.validation`) before it places the file, and counts the rows it validated. The schema check does not validate the rows
-again: it checks the written file's Arrow schema, that it holds exactly the
-rows the cleaner validated, and the model's bounds against the footer
-statistics of every row group (minima and maxima, null counts, ``source_row``
-increasing from group to group). Only a file whose rows no cleaner vouched
+:mod:`.validation`) before it places the file, and counts the rows it
+validated. The schema check does not validate the rows again: it checks
+the written file's Arrow schema, that it holds exactly the rows the cleaner
+validated, and the model's bounds against the footer statistics of every row
+group (minima and maxima, null counts, ``source_row`` increasing from group
+to group). Only a file whose rows no cleaner vouched
 for (or a row group without statistics) is read and validated row by row.
 
 The summary, the anomaly report and the schema check all read the clean rows
@@ -25,7 +26,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..vocabulary import REVENUE_PER_UNIT, SOURCE_ROW
+from ..vocabulary import CLEANED_MODEL_COLUMNS, NUMERIC_COLUMNS, REVENUE_PER_UNIT, SOURCE_ROW
 from .outputs import cleaned_arrow_schema
 from .parallel import map_in_order
 from .schema import CleanSalesRows
@@ -74,7 +75,6 @@ STATISTICS_BOUNDS = {
     "discount": (0.0, False, 1.0),
     REVENUE_PER_UNIT: (0.0, False, math.inf),
 }
-FINITE = ("revenue", "quantity", "discount")
 
 
 def _statistics_problem(name: str, stats) -> str | None:
@@ -87,7 +87,7 @@ def _statistics_problem(name: str, stats) -> str | None:
         return "region: an empty region"
     if low is not None and (stats.min < low or (strictly and stats.min == low) or stats.max > high):
         return f"{name}: values from {stats.min} to {stats.max} break its bounds"
-    if name in FINITE and not math.isfinite(stats.max):
+    if name in NUMERIC_COLUMNS and not math.isfinite(stats.max):
         return f"{name}: a value that is not finite ({stats.max})"
     return None
 
@@ -101,7 +101,7 @@ def statistics_problems(cleaned_path: Path) -> tuple[list[str], list[int]]:
     last_row = 0
     for group in range(metadata.num_row_groups):
         row_group = metadata.row_group(group)
-        for name in (SOURCE_ROW, "region", *FINITE, REVENUE_PER_UNIT):
+        for name in CLEANED_MODEL_COLUMNS:
             problem = _statistics_problem(name, row_group.column(index[name]).statistics)
             if problem == "no statistics":
                 unchecked.append(group)

@@ -17,10 +17,9 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
-from ..vocabulary import REQUIRED_COLUMNS, REVENUE_PER_UNIT, SOURCE_ROW
+from ..vocabulary import CLEANED_MODEL_COLUMNS
 from .schema import CleanSalesRows, RejectedRows
 
-CLEAN_MODEL_COLUMNS = [SOURCE_ROW, *REQUIRED_COLUMNS, REVENUE_PER_UNIT]
 # Rows per validation call, at least (a batch closes with the chunk that reaches it).
 VALIDATION_BATCH_ROWS = 200_000
 
@@ -30,7 +29,7 @@ def validate_clean(table: pa.Table) -> None:
     frame = pd.DataFrame(
         {
             name: (_text_series(table.column(name).combine_chunks()) if name == "region" else table.column(name).to_numpy())
-            for name in CLEAN_MODEL_COLUMNS
+            for name in CLEANED_MODEL_COLUMNS
         }
     )
     CleanSalesRows.validate(frame, inplace=True)
@@ -57,7 +56,7 @@ class BatchedValidation:
 
     def add(self, clean: pa.Table, rejected: pd.DataFrame) -> None:
         if clean.num_rows:
-            self._clean.append(clean.select(CLEAN_MODEL_COLUMNS))
+            self._clean.append(clean.select(list(CLEANED_MODEL_COLUMNS)))
             self._clean_rows += clean.num_rows
         if len(rejected):
             self._rejected.append(rejected)

@@ -28,6 +28,7 @@ from ...vocabulary import (
     ASSET_GROUP,
     CLEANED_FILE,
     CLEANED_LABEL,
+    CLEANED_MODEL_COLUMNS,
     ETAG_TAG,
     MANIFEST_LABEL,
     ORIGIN_PROCESS,
@@ -38,7 +39,6 @@ from ...vocabulary import (
     REGION_SUMMARY_LABEL,
     REJECTED_ROWS_FILE,
     REJECTED_ROWS_LABEL,
-    REQUIRED_COLUMNS,
     REVENUE_PER_UNIT,
     SHA256_TAG,
     SIZE_TAG,
@@ -167,7 +167,7 @@ def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output
     group_name=ASSET_GROUP,
     kinds={"pandas", "parquet"},
     check_specs=[rows_conserved_spec, cleaned_schema_spec],
-    metadata={"dagster/column_schema": column_schema([SOURCE_ROW, *REQUIRED_COLUMNS, REVENUE_PER_UNIT])},
+    metadata={"dagster/column_schema": column_schema(list(CLEANED_MODEL_COLUMNS))},
     description="Every record of the file, either cleaned (cleaned.parquet: typed, trimmed, revenue_per_unit "
     "added) or rejected with a reason (rejected_rows.csv). Rules: the pandera model SalesRecordRules "
     "(docs/data-contract.md). Options come from this asset's config over the file's sidecar.",

@@ -238,7 +238,8 @@ def answers_after_failing_at_most_once(deployment) -> None:
 
 def test_a_postgresql_restart_mid_stream_strands_no_run_and_loses_no_file(deployment):
     """A real restart (a few seconds down): runs writing events across it fail and say why, none is left
-    STARTING or STARTED, and every file dropped after it gets exactly one SUCCESS run."""
+    STARTING or STARTED, a file whose run failed is still there to run again, and every file dropped
+    after it gets exactly one SUCCESS run."""
     during = [f"pg_restart_{i}.csv" for i in range(3)]
     for i, name in enumerate(during):
         drop_atomically(deployment.incoming, name, sales_csv(300 + i))
@@ -255,7 +256,15 @@ def test_a_postgresql_restart_mid_stream_strands_no_run_and_loses_no_file(deploy
     statuses = {name: [r["status"] for r in deployment.runs_of_file(name)] for name in during + after}
     assert {name: statuses[name] for name in after} == {name: ["SUCCESS"] for name in after}
     assert all(len(runs) == 1 and runs[0] in ("SUCCESS", "FAILURE") for runs in (statuses[n] for n in during)), statuses
-    assert not [p.name for p in deployment.incoming.iterdir() if p.name.startswith("pg_")]
+    waiting = {p.name for p in deployment.incoming.iterdir()}
+    assert not waiting & set(after)
+    for name in during:
+        (run,) = deployment.runs_of_file(name)
+        raw_copy = deployment.data_dir / "raw" / run["runId"] / name
+        if run["status"] == "SUCCESS":
+            assert name not in waiting and raw_copy.is_file()
+        else:  # failed before or after taking the file: it is still in incoming/ or in the run's raw copy
+            assert name in waiting or raw_copy.is_file(), name
 
 
 def test_a_runs_outputs_are_byte_identical_to_the_default_launchers(deployment, tmp_path):

@@ -15,10 +15,11 @@ these bytes again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 from ..client.errors import UsageProblem
 from ..locations import ensure_dagster_home
@@ -40,6 +41,7 @@ from ..vocabulary import (
     SHA256_TAG,
     SIZE_TAG,
 )
+from .collector import skip_collection_at_exit, start_up_without_collection
 from .common import emit_json, exit_status, parse_config
 
 
@@ -75,11 +77,13 @@ def _existing_file(text: str) -> Path:
 
 def _process_command(args: argparse.Namespace) -> int:
     file = _existing_file(args.file)
-    outcome = process(file, parse_config(args.config))
+    # This process lives for one run: its start-up objects need no collecting (see .collector).
+    outcome = process(file, parse_config(args.config), start_up=start_up_without_collection())
     if args.json:
         emit_json(outcome)
     else:
         _print_human(outcome)
+    skip_collection_at_exit()
     return exit_status(outcome["status"] == "SUCCESS")
 
 
@@ -114,26 +118,34 @@ def _stage(source: Path, incoming: Path, raw_dir: Path, max_file_bytes: int) -> 
     return tags
 
 
-def process(file: Path, run_options: dict[str, Any] | None) -> dict[str, Any]:
-    """Run the four assets for ``file``'s partition and describe the outcome."""
-    import dagster as dg
+def process(
+    file: Path, run_options: dict[str, Any] | None, start_up: ContextManager[Any] | None = None
+) -> dict[str, Any]:
+    """Run the four assets for ``file``'s partition and describe the outcome.
 
-    from ..defs.resources import DataRoot
-
-    ensure_dagster_home()
-    data_root = DataRoot()
+    ``start_up`` wraps the imports and the opening of the instance (the CLI
+    pauses the garbage collector there); nothing by default.
+    """
     source = file.resolve()
     key = partition_key_for(source.name)
     run_id = str(uuid.uuid4())  # chosen here, so the run's raw folder can be filled before it starts
-    limit = data_root.limits.max_file_bytes
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="datatasker-stage") as stager:
-        # The copy into raw/<run_id>/ (reading, hashing, writing: they let go of the GIL) runs while
-        # this thread imports the definitions and opens the instance (Python: it holds the GIL).
-        staged = stager.submit(_stage, source, data_root.incoming, data_root.raw_for(run_id), limit)
-        from ..definitions import defs
-        from ..defs.sales.outcomes import failure_message, materialization_metadata
+        with start_up or contextlib.nullcontext():
+            import dagster as dg
 
-        with dg.DagsterInstance.get() as instance:
+            from ..defs.resources import DataRoot
+
+            ensure_dagster_home()
+            data_root = DataRoot()
+            # The copy into raw/<run_id>/ (reading, hashing, writing: they let go of the GIL) runs while
+            # this thread imports the definitions and opens the instance (Python: it holds the GIL).
+            limit = data_root.limits.max_file_bytes
+            staged = stager.submit(_stage, source, data_root.incoming, data_root.raw_for(run_id), limit)
+            from ..definitions import defs
+            from ..defs.sales.outcomes import failure_message, materialization_metadata
+
+            instance = dg.DagsterInstance.get()
+        with instance:
             _ensure_partition(instance, key)
             # The same job the sensor launches, so CLI runs sit beside sensor runs in the UI.
             result = defs.resolve_job_def(JOB_NAME).execute_in_process(

@@ -15,9 +15,11 @@ import ctypes
 import ctypes.util
 import os
 import platform
+import queue
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
 import pyarrow as pa
 
@@ -69,3 +71,65 @@ def map_in_order(func: Callable[[In], Out], items: Iterable[In], threads: int = 
         finally:
             for future in pending:
                 future.cancel()
+
+
+class TableWriter(Protocol):
+    def write(self, item: Any) -> None: ...
+
+    def close(self) -> None: ...
+
+
+_CLOSE = object()
+
+
+class WriterThread:
+    """One writer's ``write`` calls on a thread of their own, in order, at most ``depth`` items waiting.
+
+    For a writer whose work lets go of the GIL (parquet encoding and
+    compression): the thread that produces the items goes on with the next
+    one meanwhile. A write error is raised by the next ``write`` or by
+    ``close``; later items are dropped unwritten. ``close`` or ``abandon``
+    always ends the thread and closes the writer.
+    """
+
+    def __init__(self, writer: TableWriter, depth: int = 2, name: str = "datatasker-write"):
+        self._writer = writer
+        self._waiting: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._waiting.get()) is not _CLOSE:
+            if self._error is None:
+                try:
+                    self._writer.write(item)
+                except BaseException as error:  # raised in the producing thread
+                    self._error = error
+
+    def write(self, item: Any) -> None:
+        self._raise_if_failed()
+        self._waiting.put(item)
+
+    def close(self) -> None:
+        """Write what is waiting, close the writer, raise the first write error."""
+        self._finish()
+        try:
+            self._raise_if_failed()
+        finally:
+            self._writer.close()
+
+    def abandon(self) -> None:
+        """End the thread and close the writer without raising (the caller is failing already)."""
+        self._finish()
+        with contextlib.suppress(Exception):
+            self._writer.close()
+
+    def _finish(self) -> None:
+        if self._thread.is_alive():
+            self._waiting.put(_CLOSE)
+            self._thread.join()
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error

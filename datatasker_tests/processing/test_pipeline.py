@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pyarrow.parquet as pq
 import pytest
 
@@ -93,6 +95,35 @@ def test_failure_late_in_a_big_file_removes_partial_outputs(tmp_path, make_csv):
     out = tmp_path / "run"
     with pytest.raises(FileFailure, match="undecodable byte"):
         process_file(make_csv(content), out, chunk_records=100)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("rows, chunk_records, failing_write", [(5000, 100, 3), (20, None, 1)])
+def test_a_failing_parquet_write_fails_the_file_and_leaves_no_outputs(
+    tmp_path, make_csv, monkeypatch, rows, chunk_records, failing_write
+):
+    """The cleaned rows are written on a thread of their own: its error still reaches the caller, nothing is placed.
+
+    A failure of the last (here the only) write can only be reported when the writer closes.
+    """
+    from datatasker_pipeline.processing import outputs
+
+    real_write = outputs.ParquetTableWriter.write
+    written = []
+
+    def write_then_fail(self, table):
+        if threading.current_thread().name == "datatasker-write-cleaned":
+            written.append(table.num_rows)
+            if len(written) == failing_write:
+                raise OSError("No space left on device")
+        real_write(self, table)
+
+    monkeypatch.setattr(outputs.ParquetTableWriter, "write", write_then_fail)
+    content = "region,revenue,quantity,discount\n" + "East,1,1,0\n" * rows
+    out = tmp_path / "run"
+    with pytest.raises(OSError, match="No space left on device"):
+        process_file(make_csv(content), out, chunk_records=chunk_records)
+    assert len(written) >= failing_write
     assert not out.exists() or list(out.iterdir()) == []
 
 

@@ -73,6 +73,8 @@ CLEANED_FILE = "cleaned.parquet"
 # Rows that may be anomalies, set aside by the cleaner for the anomaly report, which deletes it.
 # A temporary like the others (hidden, ".partial"): a run killed between the steps leaves only such names.
 ANOMALY_CANDIDATES_FILE = ".anomaly_candidates.parquet.partial"
+# Beside it, what the report needs to use it (statistics, each chunk's bound); deleted with it.
+ANOMALY_BASIS_FILE = ".anomaly_basis.json.partial"
 # Metadata labels under which the assets record each output's path.
 REGION_SUMMARY_LABEL = "region_summary_csv"
 ANOMALIES_LABEL = "anomalies_csv"

@@ -25,8 +25,9 @@ read back instead.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -35,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..vocabulary import REVENUE_PER_UNIT
+from ..vocabulary import ANOMALY_BASIS_FILE, ANOMALY_CANDIDATES_FILE, REVENUE_PER_UNIT
 from .cleaned import read_rows
 from .outputs import ParquetTableWriter
 
@@ -113,9 +114,29 @@ class AnomalyBasis:
                 yield rows.filter(pc.greater(rows.column(REVENUE_PER_UNIT), above))
             offset += chunk.clean_rows
 
+    @property
+    def facts_path(self) -> Path:
+        return self.candidates_path.with_name(ANOMALY_BASIS_FILE)
+
+    def save(self) -> None:
+        """Write the statistics and chunk facts beside the candidates file, for a report run by another step."""
+        facts = {"stats": asdict(self.stats), "chunks": [asdict(chunk) for chunk in self.chunks]}
+        self.facts_path.write_text(json.dumps(facts))  # floats as repr: they read back exactly
+
     def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self.candidates_path.unlink()
+        for path in (self.candidates_path, self.facts_path):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def saved_anomaly_basis(folder: Path) -> AnomalyBasis | None:
+    """The basis a cleaner saved in ``folder``, None when there is none (then the report reads the file twice)."""
+    basis_path = folder / ANOMALY_CANDIDATES_FILE
+    try:
+        facts = json.loads((folder / ANOMALY_BASIS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return AnomalyBasis(RunningStats(**facts["stats"]), basis_path, [ChunkFacts(**c) for c in facts["chunks"]])
 
 
 class _Cursor:
@@ -174,9 +195,10 @@ class CandidateWriter:
 
     def finish(self) -> AnomalyBasis:
         self._writer.close()
-        return AnomalyBasis(self.stats, self._path, self._chunks)
+        basis = AnomalyBasis(self.stats, self._path, self._chunks)
+        basis.save()
+        return basis
 
     def abandon(self) -> None:
         self._writer.close()
-        with contextlib.suppress(OSError):
-            self._path.unlink()
+        AnomalyBasis(self.stats, self._path, self._chunks).discard()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -149,6 +150,29 @@ def test_downstream_asset_rematerialized_alone_reads_the_earlier_cleaned_rows(in
     assert again.success and again.run_id != first.run_id
     first_summary = (data_root.root / "outputs" / first.run_id / "region_summary.csv").read_text()
     assert (data_root.root / "outputs" / again.run_id / "region_summary.csv").read_text() == first_summary
+
+
+def test_steps_hand_over_through_the_data_root_not_dagster_storage(instance, data_root):
+    """No value is pickled under $DAGSTER_HOME/storage: a step re-executed on a machine without it still runs."""
+    key = drop(data_root, content=CSV + "East,500,1,0,Widget\n")
+    first = materialize(instance, data_root, key)
+    storage = Path(instance.root_directory) / "storage"
+    assert [asset for asset in ("raw_csv", "cleaned_sales") if (storage / asset).exists()] == []
+    again = materialize(instance, data_root, key, selection=["anomaly_report"])
+    assert again.success
+    assert (data_root.root / "outputs" / again.run_id / "anomalies.csv").read_text() == (
+        data_root.root / "outputs" / first.run_id / "anomalies.csv"
+    ).read_text()
+    assert metadata(again, "anomaly_report")["anomalies"] == metadata(first, "anomaly_report")["anomalies"] >= 1
+
+
+def test_a_downstream_step_alone_with_no_cleaning_yet_fails_saying_what_to_do(instance, data_root):
+    key = drop(data_root)
+    result = materialize(instance, data_root, key, selection=["region_summary"])
+    assert not result.success
+    assert failure_message(result.all_events) == (
+        f"cleaned_sales has no materialization for partition {key!r}: materialize it first (or the whole job)"
+    )
 
 
 def test_oversized_file_fails_without_being_read_and_leaves_the_inbox(instance, tmp_path):

@@ -57,3 +57,28 @@ def test_setting_aside_stops_when_too_many_rows_would_be_kept(tmp_path, sales, m
     (tmp_path / "two").mkdir()
     write_anomaly_report(result.cleaning.cleaned_path, tmp_path / "two", 0.0)
     assert (tmp_path / "one" / ANOMALIES_FILE).read_bytes() == (tmp_path / "two" / ANOMALIES_FILE).read_bytes()
+
+
+def test_the_saved_basis_reads_back_exactly_and_goes_with_the_candidates(tmp_path, make_csv):
+    """The report may run in another step (another process): it finds the cleaner's statistics beside its rows."""
+    from datatasker_pipeline.processing.candidates import saved_anomaly_basis
+    from datatasker_pipeline.processing.options import load_options
+    from datatasker_pipeline.processing.pipeline import clean_file
+
+    lines = ["region,revenue,quantity,discount"] + [f"East,{10 + i % 7},1,0" for i in range(3000)] + ["West,900,1,0"]
+    out = tmp_path / "run"
+    out.mkdir()
+    cleaning = clean_file(make_csv("\n".join(lines) + "\n"), out, load_options(None, {}), chunk_records=500)
+    saved = saved_anomaly_basis(out)
+    assert saved is not None
+    assert saved.stats == cleaning.anomaly_basis.stats
+    assert saved.chunks == cleaning.anomaly_basis.chunks and len(saved.chunks) > 1
+    saved.discard()
+    assert saved_anomaly_basis(out) is None
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_no_saved_basis_in_a_folder_without_one(tmp_path):
+    from datatasker_pipeline.processing.candidates import saved_anomaly_basis
+
+    assert saved_anomaly_basis(tmp_path) is None

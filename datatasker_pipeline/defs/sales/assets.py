@@ -8,18 +8,13 @@ to its run record and back.
 
 # No `from __future__ import annotations` here: Dagster reads the context and
 # resource annotations of these functions when they are defined.
-import contextlib
-from pathlib import Path
-from typing import Iterator
-
 import dagster as dg
 
 from ...processing.anomalies import write_anomaly_report
 from ...processing.completion import publish_results
 from ...processing.errors import FileFailure, size_failure
-from ...processing.files import download_atomically
 from ...processing.options import load_options
-from ...processing.pipeline import CleaningResult, clean_file
+from ...processing.pipeline import clean_file
 from ...processing.raw_copies import RawFile, copy_raw_file, earlier_raw_file, staged_raw_file, take_dropped_file
 from ...processing.summary import write_region_summary
 from ...vocabulary import (
@@ -57,6 +52,7 @@ from .checks import (
 )
 from .config import SalesFileOptions
 from .failures import fail_for_people, failures_for_people
+from .handoff import cleaned_parquet, cleaned_rows_made_for, raw_copy_made_for
 from .metadata import column_schema, markdown_table, peak_rss_mb, revenue_chart, table
 from .partitions import sales_files
 
@@ -115,27 +111,6 @@ def publish(context: dg.AssetExecutionContext, data_root: DataRoot, *names: str)
     return {**placed, MANIFEST_LABEL: str(manifest)} if complete else placed
 
 
-@contextlib.contextmanager
-def cleaned_rows(context: dg.AssetExecutionContext, data_root: DataRoot, cleaned: CleaningResult) -> Iterator[Path]:
-    """The cleaned parquet a downstream step reads: the one its cleaning step wrote.
-
-    A step re-executed alone on a store root may find that run's local work
-    folder gone (removed once its results were complete, or on another
-    machine): it then reads a downloaded copy of the published file.
-    """
-    if cleaned.cleaned_path.exists() or not data_root.is_remote:
-        yield cleaned.cleaned_path
-        return
-    earlier_run = cleaned.cleaned_path.parent.name  # work folders are named after their run
-    local = data_root.work_dir_for(context.run.run_id) / f".{earlier_run}.{CLEANED_FILE}"
-    with failures_for_people(context, store=data_root.root):
-        download_atomically(data_root.outputs_for(earlier_run) / CLEANED_FILE, local)
-    try:
-        yield local
-    finally:
-        local.unlink(missing_ok=True)
-
-
 def manifest_link(placed: dict[str, str]) -> dict[str, dg.MetadataValue]:
     """Metadata pointing at the run's manifest, from the step that wrote it."""
     return {MANIFEST_LABEL: dg.MetadataValue.path(placed[MANIFEST_LABEL])} if MANIFEST_LABEL in placed else {}
@@ -148,10 +123,9 @@ def manifest_link(placed: dict[str, str]) -> dict[str, dg.MetadataValue]:
     description="The dropped CSV file, moved out of incoming/ into raw/<run_id>/ with its sidecar (read-only); "
     "content hash and size in metadata. Later steps read this copy.",
 )
-def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output[RawFile]:
+def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.MaterializeResult:
     raw = take_raw_copy(context, data_root)
-    return dg.Output(
-        raw,
+    return dg.MaterializeResult(
         metadata={
             "file_name": raw.original_name,
             "sha256": raw.sha256,
@@ -166,6 +140,7 @@ def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output
     partitions_def=sales_files,
     group_name=ASSET_GROUP,
     kinds={"pandas", "parquet"},
+    deps=[raw_csv],
     check_specs=[rows_conserved_spec, cleaned_schema_spec],
     metadata={"dagster/column_schema": column_schema(list(CLEANED_MODEL_COLUMNS))},
     description="Every record of the file, either cleaned (cleaned.parquet: typed, trimmed, revenue_per_unit "
@@ -173,20 +148,20 @@ def raw_csv(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.Output
     "(docs/data-contract.md). Options come from this asset's config over the file's sidecar.",
 )
 def cleaned_sales(
-    context: dg.AssetExecutionContext, config: SalesFileOptions, raw_csv: RawFile, data_root: DataRoot
-) -> Iterator[dg.Output[CleaningResult] | dg.AssetCheckResult]:
+    context: dg.AssetExecutionContext, config: SalesFileOptions, data_root: DataRoot
+) -> dg.MaterializeResult:
     out_dir = data_root.work_dir_for(context.run.run_id)
+    raw = raw_copy_made_for(context, data_root, raw_csv.key)
 
     def progress(rows: int, seconds: float) -> None:
         context.log.info(f"{rows:,} rows cleaned in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
 
     with failures_for_people(context, out_dir, store=data_root.root):
-        parsed = load_options(raw_csv.sidecar, config.given())
-        result = clean_file(raw_csv.path, out_dir, parsed, data_root.limits, on_progress=progress)
+        parsed = load_options(raw.sidecar, config.given())
+        result = clean_file(raw.path, out_dir, parsed, data_root.limits, on_progress=progress)
     placed = publish(context, data_root, CLEANED_FILE, REJECTED_ROWS_FILE)
-    # Downstream assets get the whole result (paths, counts, the options in force).
-    yield dg.Output(
-        result,
+    # Downstream steps read the counts and the options in force from this metadata (handoff.py).
+    return dg.MaterializeResult(
         metadata={
             "dagster/row_count": result.rows_clean,
             "rows_read": result.rows_read,
@@ -202,24 +177,26 @@ def cleaned_sales(
             REJECTED_ROWS_LABEL: dg.MetadataValue.path(placed[REJECTED_ROWS_FILE]),
             "dagster/column_schema": column_schema([SOURCE_ROW, *result.columns, REVENUE_PER_UNIT]),
         },
+        check_results=[
+            check_rows_conserved(result.rows_read, result.cleaned_path, result.rejected_path),
+            check_cleaned_schema(result.cleaned_path, result.columns, result.rows_validated),
+        ],
     )
-    yield check_rows_conserved(result.rows_read, result.cleaned_path, result.rejected_path)
-    yield check_cleaned_schema(result.cleaned_path, result.columns, result.rows_validated)
 
 
 @dg.asset(
     partitions_def=sales_files,
     group_name=ASSET_GROUP,
     kinds={"pandas", "csv"},
+    deps=[cleaned_sales],
     metadata={"dagster/column_schema": column_schema(list(SUMMARY_COLUMNS))},
     description="region_summary.csv: one row per region of the clean rows, sorted by region (code-point order), "
     "with row count, revenue sum and mean, quantity sum and mean discount.",
 )
-def region_summary(
-    context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
-) -> dg.MaterializeResult:
+def region_summary(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.MaterializeResult:
     out_dir = data_root.work_dir_for(context.run.run_id)
-    with cleaned_rows(context, data_root, cleaned_sales) as rows, failures_for_people(context, store=data_root.root):
+    cleaned = cleaned_rows_made_for(context, cleaned_sales.key)
+    with cleaned_parquet(context, data_root, cleaned) as rows, failures_for_people(context, store=data_root.root):
         summary, _ = write_region_summary(rows, out_dir)
     placed = publish(context, data_root, REGION_SUMMARY_FILE)
     return dg.MaterializeResult(
@@ -238,16 +215,16 @@ def region_summary(
     partitions_def=sales_files,
     group_name=ASSET_GROUP,
     kinds={"pandas", "csv"},
+    deps=[cleaned_sales],
     check_specs=[anomaly_rate_spec],
     description="anomalies.csv: clean rows whose revenue per unit is above mean + k * std (sample std over all "
     "clean rows of the file; k is the anomaly_k option), with z_score and threshold, sorted by source_row.",
 )
-def anomaly_report(
-    context: dg.AssetExecutionContext, cleaned_sales: CleaningResult, data_root: DataRoot
-) -> dg.MaterializeResult:
+def anomaly_report(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg.MaterializeResult:
     out_dir = data_root.work_dir_for(context.run.run_id)
-    with cleaned_rows(context, data_root, cleaned_sales) as rows, failures_for_people(context, store=data_root.root):
-        report = write_anomaly_report(rows, out_dir, cleaned_sales.options.anomaly_k, basis=cleaned_sales.anomaly_basis)
+    cleaned = cleaned_rows_made_for(context, cleaned_sales.key)
+    with cleaned_parquet(context, data_root, cleaned) as rows, failures_for_people(context, store=data_root.root):
+        report = write_anomaly_report(rows, out_dir, cleaned.anomaly_k, basis=cleaned.anomaly_basis(data_root))
     placed = publish(context, data_root, ANOMALIES_FILE)
     rule = report.rule
     return dg.MaterializeResult(
@@ -257,12 +234,12 @@ def anomaly_report(
             "threshold": rule.threshold if rule else "none: fewer than two clean rows or no spread",
             "mean_revenue_per_unit": rule.mean if rule else "n/a",
             "std_revenue_per_unit": rule.std if rule else "n/a",
-            "anomaly_k": cleaned_sales.options.anomaly_k,
+            "anomaly_k": cleaned.anomaly_k,
             "top_anomalies": markdown_table(report.top[[SOURCE_ROW, "region", REVENUE_PER_UNIT, Z_SCORE]]),
             ANOMALIES_LABEL: dg.MetadataValue.path(placed[ANOMALIES_FILE]),
             **manifest_link(placed),
         },
-        check_results=[check_anomaly_rate(report.count, cleaned_sales.rows_clean)],
+        check_results=[check_anomaly_rate(report.count, cleaned.rows_clean)],
     )
 
 

@@ -45,10 +45,21 @@ mutation Terminate($runId: String!, $policy: TerminateRunPolicy) {
 
 
 def big_csv(rows: int) -> str:
-    """A valid file big enough that its run lasts seconds (something to kill or terminate mid-run)."""
+    """A valid file of ``rows`` records."""
     regions = ("north", "south", "east", "west")
     body = "".join(f"{regions[i % 4]},{100 + i % 900}.5,{1 + i % 9},0.{i % 5}\n" for i in range(rows))
     return "region,revenue,quantity,discount\n" + body
+
+
+def drop_slow_file(deployment, name: str, rows: int) -> None:
+    """A valid file whose run lasts seconds, something to kill or terminate mid-run.
+
+    Its sidecar names a latin-1 encoding, so the reference reader reads it
+    (about 3x slower than the fast path): a run that finished before the
+    terminate arrived once the fast path got faster must not recur.
+    """
+    drop_atomically(deployment.incoming, f"{name}.json", json.dumps({"encoding": "latin-1"}))
+    drop_atomically(deployment.incoming, name, big_csv(rows))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +127,7 @@ def test_a_burst_of_50_files_gives_every_file_exactly_one_success_run_within_the
 
 
 def test_kill_9_of_a_worker_mid_run_fails_the_run_naming_the_worker_and_the_file_runs_again(deployment, backend):
-    drop_atomically(deployment.incoming, "killed.csv", big_csv(300_000))
+    drop_slow_file(deployment, "killed.csv", 300_000)
     run_id, worker_node = wait_until(lambda: started_on_a_worker(deployment, backend, "killed.csv"), 180,
                                      "a worker to start killed.csv's run", deployment, interval=0.2)
     worker = next(w for w in deployment.workers if deployment.node_name(w) == worker_node)
@@ -138,7 +149,7 @@ def test_kill_9_of_a_worker_mid_run_fails_the_run_naming_the_worker_and_the_file
 
 
 def test_terminate_cancels_the_run_and_leaves_the_other_runs_alone(deployment, backend):
-    drop_atomically(deployment.incoming, "terminated.csv", big_csv(600_000))
+    drop_slow_file(deployment, "terminated.csv", 1_200_000)
     for i in range(3):
         drop_atomically(deployment.incoming, f"bystander_{i}.csv", big_csv(100_000 + i))
     run_id, _ = wait_until(lambda: started_on_a_worker(deployment, backend, "terminated.csv"), 180,

@@ -116,7 +116,7 @@ class AnomalyBasis:
 
     @property
     def facts_path(self) -> Path:
-        return self.candidates_path.with_name(ANOMALY_BASIS_FILE)
+        return _facts_path(self.candidates_path)
 
     def save(self) -> None:
         """Write the statistics and chunk facts beside the candidates file, for a report run by another step."""
@@ -129,14 +129,18 @@ class AnomalyBasis:
                 path.unlink()
 
 
+def _facts_path(candidates_path: Path) -> Path:
+    return candidates_path.with_name(ANOMALY_BASIS_FILE)
+
+
 def saved_anomaly_basis(folder: Path) -> AnomalyBasis | None:
     """The basis a cleaner saved in ``folder``, None when there is none (then the report reads the file twice)."""
-    basis_path = folder / ANOMALY_CANDIDATES_FILE
+    candidates_path = folder / ANOMALY_CANDIDATES_FILE
     try:
-        facts = json.loads((folder / ANOMALY_BASIS_FILE).read_text())
+        facts = json.loads(_facts_path(candidates_path).read_text())
     except (OSError, ValueError):
         return None
-    return AnomalyBasis(RunningStats(**facts["stats"]), basis_path, [ChunkFacts(**c) for c in facts["chunks"]])
+    return AnomalyBasis(RunningStats(**facts["stats"]), candidates_path, [ChunkFacts(**c) for c in facts["chunks"]])
 
 
 class _Cursor:

@@ -82,13 +82,24 @@ class SalesRecordRules(pa.DataFrameModel):
 class CleanSalesRows(pa.DataFrameModel):
     """A clean row as written to ``cleaned.parquet`` (carried text columns may follow)."""
 
-    source_row: Series[int] = pa.Field(gt=0, unique=True, description="1-based data record number in the file")
+    source_row: Series[int] = pa.Field(gt=0, description="1-based data record number in the file, in file order")
     region: Series[str] = pa.Field(str_length={"min_value": 1}, description="region, trimmed, case kept")
     revenue: Series[float] = pa.Field(ge=0, description="revenue >= 0")
     quantity: Series[float] = pa.Field(gt=0, description="quantity > 0")
     discount: Series[float] = pa.Field(ge=0, le=1, description="discount in [0, 1]")
     # Finite revenue over a tiny quantity can overflow to +inf: still a clean row.
     revenue_per_unit: Series[float] = pa.Field(ge=0, description="revenue / quantity")
+
+    @pa.check("source_row", name="in file order")
+    def in_file_order(cls, rows: Series[int]) -> Series[bool]:
+        """Each row's number is above the one before it: the rows are in file order, so none repeats.
+
+        (One comparison per row: ``unique=True`` hashed every number, a third of the validation time.)
+        """
+        numbers = rows.to_numpy()
+        in_order = np.ones(len(numbers), dtype=bool)
+        in_order[1:] = numbers[1:] > numbers[:-1]
+        return pd.Series(in_order, index=rows.index)
 
     @pa.dataframe_check(name="finite inputs")
     def finite(cls, frame: pd.DataFrame) -> bool:

@@ -26,17 +26,13 @@ VALIDATION_BATCH_ROWS = 200_000
 
 def validate_clean(table: pa.Table) -> None:
     """CleanSalesRows over the model's columns of ``table`` (carried text columns are not in the model)."""
-    frame = pd.DataFrame(
-        {
-            name: (_text_series(table.column(name).combine_chunks()) if name == "region" else table.column(name).to_numpy())
-            for name in CLEANED_MODEL_COLUMNS
-        }
-    )
+    # One pandas block per column, numbers without a copy: a consolidated frame was a copy
+    # of every number column, made again inside the checks (a third of the validation time).
+    frame = table.select(list(CLEANED_MODEL_COLUMNS)).to_pandas(split_blocks=True, types_mapper=_ARROW_TEXT.get)
     CleanSalesRows.validate(frame, inplace=True)
 
 
-def _text_series(column: pa.Array) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([column], type=pa.string())))
+_ARROW_TEXT = {pa.string(): pd.StringDtype("pyarrow")}
 
 
 class BatchedValidation:

@@ -35,3 +35,18 @@ def test_a_quoted_export_block(at_eof):
     for cut in (len(rows), len(rows) - 3, len(rows) - 15):
         data = rows[:cut]
         assert answer(record_boundary, data, at_eof) == answer(record_boundary_by_scanning, data, at_eof)
+
+
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b"\r"])
+def test_a_block_ending_inside_a_field_of_many_lines(line_end):
+    # More line ends inside the last (open) quoted field than the backward walk takes: all are counted.
+    data = b"a,b" + line_end + b"1,2" + line_end + b'3,"' + line_end.join([b"x"] * 100) + line_end
+    expected = len(b"a,b" + line_end + b"1,2" + line_end)
+    assert record_boundary(data, COMMA, False) == record_boundary_by_scanning(data, COMMA, False) == expected
+
+
+def test_an_unquoted_block_is_cut_after_its_last_line_end():
+    assert record_boundary(b"a,b\n1,2\n3,", COMMA, False) == len(b"a,b\n1,2\n")
+    assert record_boundary(b"a,b\r\n1,2\r", COMMA, False) == len(b"a,b\r\n")  # the "\r" may be half of "\r\n"
+    assert record_boundary(b"a,b", COMMA, False) == 0
+    assert record_boundary(b"a,b", COMMA, True) == 3

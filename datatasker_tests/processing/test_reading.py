@@ -87,6 +87,14 @@ def test_undecodable_byte_offset_across_read_blocks(make_csv, monkeypatch):
     assert message == f"undecodable byte at offset {len(HEADER) + 8} for encoding utf-8"
 
 
+def test_header_is_read_from_the_start_of_the_file_only(make_csv, monkeypatch):
+    monkeypatch.setattr(reference, "HEADER_READ_BYTES", 16)
+    # A quoted header name with a line break, longer than one header read; a bad byte far after it.
+    content = b'region,"reve\r\nnue",quantity,discount\n' + b"East,1,1,0\n" * 10 + b"\xff,1,1,0\n"
+    header = reference.read_header(make_csv(content), parse_options(None), ReadLimits())
+    assert header == ["region", "reve\r\nnue", "quantity", "discount"]
+
+
 def test_truncated_multibyte_character_at_end_of_file(make_csv):
     content = HEADER.encode() + b"East,1,1,0\xe2\x82"
     assert failure(make_csv(content)) == f"undecodable byte at offset {len(HEADER) + 10} for encoding utf-8"

@@ -10,7 +10,7 @@ import pytest
 from datatasker_pipeline.processing import pipeline
 from datatasker_pipeline.processing.cleaning import CleanedChunk, clean_chunk
 from datatasker_pipeline.processing.options import parse_options
-from datatasker_pipeline.processing.validation import BatchedValidation
+from datatasker_pipeline.processing.validation import BatchedValidation, validate_clean
 from datatasker_pipeline.vocabulary import CLEANED_FILE, NOT_A_NUMBER, REJECTED_ROWS_FILE
 
 
@@ -57,6 +57,18 @@ def test_a_row_repeated_across_chunks_of_one_batch_fails_validation():
     validation.add(clean_rows(2, [10.0]), rejected_rows(50, []))  # source_row 2 again
     with pytest.raises(pandera.errors.SchemaError):
         validation.finish()
+
+
+def test_clean_rows_out_of_file_order_fail_validation():
+    validation = BatchedValidation(batch_rows=10)
+    validation.add(clean_rows(5, [10.0, 20.0]), rejected_rows(50, []))
+    validation.add(clean_rows(3, [10.0]), rejected_rows(50, []))  # 3 after 6: not in file order
+    with pytest.raises(pandera.errors.SchemaError, match="in file order"):
+        validation.finish()
+
+
+def test_an_empty_frame_passes_the_clean_rows_model():
+    validate_clean(clean_rows(1, [10.0]).slice(0, 0))
 
 
 def test_a_rejected_row_with_an_unknown_reason_fails_validation_at_the_end():

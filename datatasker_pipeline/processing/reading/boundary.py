@@ -31,6 +31,8 @@ def record_boundary(data: bytes, delimiter: int, at_eof: bool) -> int:
     n = len(data)
     if n == 0:
         return 0
+    if data.find(b'"') < 0:  # no quoting at all (one memchr): every line end ends a record
+        return n if at_eof else _last_line_end(data, None)
     codes = np.frombuffer(data, dtype=np.uint8)
     quotes = np.flatnonzero(codes == _QUOTE)
     opening = quotes[0::2]
@@ -44,10 +46,37 @@ def record_boundary(data: bytes, delimiter: int, at_eof: bool) -> int:
         if len(quotes) % 2:
             raise FastPathUnavailable("the file ends inside a quoted field")
         return n
-    ends = np.flatnonzero((codes == _LF) | (codes == _CR))
-    if len(ends) and codes[ends[-1]] == _CR and ends[-1] == n - 1:
-        ends = ends[:-1]  # a "\r" as the last byte may be half of "\r\n"
-    outside = ends[np.searchsorted(quotes, ends) % 2 == 0]
+    return _last_line_end(data, quotes)
+
+
+# Line ends looked at from the end of a block before counting them all at once.
+_BACKWARD_STEPS = 64
+
+
+def _last_line_end(data: bytes, quotes: np.ndarray | None) -> int:
+    """1 + the index of the last line end outside quotes (by parity over ``quotes``), 0 if none.
+
+    Walks back from the end of the block: the last line end is nearly always
+    the answer, and finding it costs a few bytes' search instead of a pass
+    over the block. A ``\r`` as the last byte may be half of ``\r\n``: it waits.
+    """
+    n = len(data)
+    has_lf, has_cr = data.find(b"\n") >= 0, data.find(b"\r") >= 0
+    end = n
+    for _ in range(_BACKWARD_STEPS):
+        j = max(data.rfind(b"\n", 0, end) if has_lf else -1, data.rfind(b"\r", 0, end) if has_cr else -1)
+        if j < 0:
+            return 0
+        if j == n - 1 and data[j] == _CR:
+            end = j
+            continue
+        if quotes is None or np.searchsorted(quotes, j) % 2 == 0:
+            return j + 1
+        end = j
+    # A long quoted field with many line breaks at the end of the block: all line ends at once.
+    codes = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero((codes[:end] == _LF) | (codes[:end] == _CR))
+    outside = ends if quotes is None else ends[np.searchsorted(quotes, ends) % 2 == 0]
     return int(outside[-1]) + 1 if len(outside) else 0
 
 

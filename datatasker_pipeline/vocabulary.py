@@ -75,6 +75,8 @@ CLEANED_FILE = "cleaned.parquet"
 ANOMALY_CANDIDATES_FILE = ".anomaly_candidates.parquet.partial"
 # Beside it, what the report needs to use it (statistics, each chunk's bound); deleted with it.
 ANOMALY_BASIS_FILE = ".anomaly_basis.json.partial"
+# The cleaner's per-region totals, for the region summary, which deletes them.
+REGION_TOTALS_FILE = ".region_totals.parquet.partial"
 # Metadata labels under which the assets record each output's path.
 REGION_SUMMARY_LABEL = "region_summary_csv"
 ANOMALIES_LABEL = "anomalies_csv"

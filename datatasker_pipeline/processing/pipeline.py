@@ -37,7 +37,7 @@ from .parallel import WORKER_THREADS, WriterThread, keep_memory_flat_on_threads,
 from .reading import FastPathUnavailable, ReadLimits, open_sales_file
 from .reading.fast import FAST_BLOCK_BYTES
 from .store import is_remote
-from .summary import write_region_summary
+from .summary import RegionTotals, region_partials, write_region_summary
 from .validation import BatchedValidation
 
 ProgressCallback = Callable[[int, float], None]
@@ -62,6 +62,8 @@ class CleaningResult:
     rows_validated: int = 0
     # What the anomaly report needs, gathered while cleaning (statistics, rows set aside).
     anomaly_basis: AnomalyBasis | None = None
+    # The region summary's sums, added up while cleaning (also saved in the cleaner's folder).
+    region_totals: RegionTotals | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -152,6 +154,13 @@ def _clean_file_once(
     validation = BatchedValidation()
     last_progress = now = started
     schema = cleaned_arrow_schema(layout.output_names)
+    region_totals = RegionTotals()
+
+    def clean_and_reduce(chunk):
+        # On the cleaning threads: Arrow's group-by lets go of the GIL, and the summary needs no second read.
+        cleaned = clean_chunk(chunk, layout, options, duplicates)
+        return cleaned, region_partials(cleaned.table)
+
     with atomic_path(out_dir / CLEANED_FILE) as cleaned_tmp, atomic_path(out_dir / REJECTED_ROWS_FILE) as rejected_tmp:
         candidates = CandidateWriter(out_dir / ANOMALY_CANDIDATES_FILE, schema, options.anomaly_k)
         # Encoding and compressing the parquet lets go of the GIL: on its own thread it overlaps
@@ -159,8 +168,9 @@ def _clean_file_once(
         cleaned_writer = WriterThread(ParquetTableWriter(cleaned_tmp, schema), name="datatasker-write-cleaned")
         rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=(SOURCE_ROW,))
         try:
-            for result in map_in_order(lambda chunk: clean_chunk(chunk, layout, options, duplicates), chunks, threads):
+            for result, partials in map_in_order(clean_and_reduce, chunks, threads):
                 cleaned_writer.write(result.table)
+                region_totals.add(partials)
                 candidates.add(result.table)
                 rejected_writer.write(result.rejected)
                 rows_clean += result.table.num_rows
@@ -183,6 +193,7 @@ def _clean_file_once(
         finally:
             rejected_writer.close()
     basis = candidates.finish()
+    region_totals.save(out_dir)
     rows_rejected = sum(reasons.values())
     return CleaningResult(
         cleaned_path=out_dir / CLEANED_FILE,
@@ -196,6 +207,7 @@ def _clean_file_once(
         seconds=time.monotonic() - started,
         rows_validated=rows_validated,
         anomaly_basis=basis,
+        region_totals=region_totals,
     )
 
 
@@ -235,7 +247,7 @@ def process_file(
     except FileFailure:
         remove_if_empty(Path(out_dir))
         raise
-    summary, summary_path = write_region_summary(cleaning.cleaned_path, Path(out_dir))
+    summary, summary_path = write_region_summary(cleaning.cleaned_path, Path(out_dir), cleaning.region_totals)
     report = write_anomaly_report(
         cleaning.cleaned_path, Path(out_dir), cleaning.options.anomaly_k, basis=cleaning.anomaly_basis
     )

@@ -1,78 +1,153 @@
 """The region summary: ``region_summary.csv``, one row per region of the clean rows.
 
-Each row group of ``cleaned.parquet`` is reduced to per-region partial sums
-by Arrow as it is read, so memory depends on the number of regions, not of
-rows.
+Each chunk of clean rows is reduced to per-region partial sums by Arrow
+(:func:`region_partials`), and :class:`RegionTotals` adds them up as they
+come, so memory depends on the number of regions, not of rows. The cleaner
+does this for every chunk as it cleans it, on the cleaning threads, and
+saves the totals beside its work (:data:`REGION_TOTALS_FILE`): the summary
+step then reads those few rows instead of the whole cleaned file again. A
+summary step re-executed without them reads ``cleaned.parquet`` row group
+by row group, for the same reduction.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from ..vocabulary import REGION_SUMMARY_FILE, REQUIRED_COLUMNS, SUMMARY_COLUMNS
+from ..vocabulary import REGION_SUMMARY_FILE, REGION_TOTALS_FILE, REQUIRED_COLUMNS, SUMMARY_COLUMNS
 from .cleaned import iter_row_groups
 from .outputs import write_csv
 
+# Partial rows held before they are added up: at least this many, and at least twice the regions
+# so far. A file of a few regions adds up once; one with a region per row, in linear time.
+FOLD_MIN_ROWS = 1 << 16
+# Arrow's names for the aggregates, used in the saved totals too.
+_TOTALS_SCHEMA = pa.schema(
+    [
+        ("revenue_count", pa.int64()),
+        ("revenue_sum", pa.float64()),
+        ("quantity_sum", pa.float64()),
+        ("discount_sum", pa.float64()),
+        ("region", pa.string()),
+    ]
+)
+_SUMS = _TOTALS_SCHEMA.names[:-1]
 
-def _arrow_partials(path: Path):
-    """Per-region partial sums of each parquet batch, grouped by Arrow (no pandas rows)."""
-    for table in iter_row_groups(path, list(REQUIRED_COLUMNS)):
-        if table.num_rows == 0:
-            continue
-        grouped = table.group_by("region", use_threads=False).aggregate(
-            [("revenue", "count"), ("revenue", "sum"), ("quantity", "sum"), ("discount", "sum")]
+
+def region_partials(table: pa.Table) -> pa.Table:
+    """Per-region row count and sums of revenue, quantity and discount of one chunk of clean rows (Arrow)."""
+    return table.group_by("region", use_threads=False).aggregate(
+        [("revenue", "count"), ("revenue", "sum"), ("quantity", "sum"), ("discount", "sum")]
+    )
+
+
+class RegionTotals:
+    """Per-region partial sums, added up in the order they come (memory: regions, not rows)."""
+
+    def __init__(self) -> None:
+        self._partials: list[pd.DataFrame] = []
+        self._rows = 0  # partial rows held
+        self._regions = 0  # rows of the last sum
+        self._saved: Path | None = None
+
+    def add(self, partials: pa.Table) -> None:
+        """One chunk's :func:`region_partials`."""
+        if partials.num_rows:
+            self._partials.append(
+                pd.DataFrame(
+                    {name: partials.column(name).to_numpy() for name in _SUMS},
+                    index=pd.Index(partials.column("region").to_pylist(), dtype="str", name="region"),
+                )
+            )
+            self._rows += partials.num_rows
+            if self._rows > max(FOLD_MIN_ROWS, 2 * self._regions):
+                self._fold()
+
+    def _fold(self) -> pd.DataFrame:
+        if self._partials:
+            totals = pd.concat(self._partials).groupby(level=0, sort=False).sum()
+            self._partials, self._rows, self._regions = [totals], len(totals), len(totals)
+            return totals
+        return pd.DataFrame(  # no clean rows
+            {name: pd.Series([], dtype="int64" if name == "revenue_count" else "float64") for name in _SUMS},
+            index=pd.Index([], dtype="str", name="region"),
         )
-        yield pd.DataFrame(
-            {
-                "row_count": grouped.column("revenue_count").to_numpy(),
-                "revenue_sum": grouped.column("revenue_sum").to_numpy(),
-                "quantity_sum": grouped.column("quantity_sum").to_numpy(),
-                "discount_sum": grouped.column("discount_sum").to_numpy(),
-            },
-            index=pd.Index(grouped.column("region").to_pylist(), dtype="str", name="region"),
-        )
+
+    def summary(self) -> pd.DataFrame:
+        """The summary rows, sorted by region in code-point order."""
+        return summarize(self._fold())
+
+    def save(self, folder: Path) -> Path:
+        """Write the totals into ``folder``, for a summary made by another step; returns the file."""
+        totals = self._fold()
+        columns = {name: totals[name].to_numpy() for name in _SUMS}
+        table = pa.table({**columns, "region": totals.index.to_numpy(dtype=object)}).cast(_TOTALS_SCHEMA)
+        self._saved = folder / REGION_TOTALS_FILE
+        pq.write_table(table, self._saved)
+        return self._saved
+
+    @classmethod
+    def saved_in(cls, folder: Path) -> RegionTotals | None:
+        """What :meth:`save` wrote into ``folder``; None when there is nothing readable there."""
+        path = folder / REGION_TOTALS_FILE
+        try:
+            table = pq.read_table(path, schema=_TOTALS_SCHEMA)
+        except (OSError, pa.ArrowInvalid):
+            return None
+        totals = cls()
+        totals.add(table)
+        totals._saved = path
+        return totals
+
+    def discard(self) -> None:
+        """Delete the saved totals (once the summary made from them is written)."""
+        if self._saved is not None:
+            with contextlib.suppress(OSError):
+                self._saved.unlink()
 
 
-def summarize_partials(partials) -> pd.DataFrame:
-    """Add up per-region partial sums and finish the summary (sorted by code point)."""
-    partials = [p for p in partials if len(p)]
-    if not partials:
-        return pd.DataFrame(
-            {
-                "region": pd.Series([], dtype="str"),
-                "row_count": pd.Series([], dtype="int64"),
-                **{c: pd.Series([], dtype="float64") for c in SUMMARY_COLUMNS[2:]},
-            }
-        )[list(SUMMARY_COLUMNS)]
-    totals = pd.concat(partials).groupby(level=0, sort=False).sum()
+def summarize(totals: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows of per-region totals (index: region), sorted by code point."""
     # Python's str ordering is code-point order, independent of any locale.
     totals = totals.loc[sorted(totals.index)]
+    count = totals["revenue_count"].to_numpy(dtype="int64")
     return pd.DataFrame(
         {
             "region": pd.Series(totals.index, dtype="str"),
-            "row_count": totals["row_count"].to_numpy(dtype="int64"),
-            "revenue_sum": totals["revenue_sum"].to_numpy(),
-            "revenue_mean": (totals["revenue_sum"] / totals["row_count"]).to_numpy(),
-            "quantity_sum": totals["quantity_sum"].to_numpy(),
-            "discount_mean": (totals["discount_sum"] / totals["row_count"]).to_numpy(),
-        }
+            "row_count": count,
+            "revenue_sum": totals["revenue_sum"].to_numpy(dtype="float64"),
+            "revenue_mean": totals["revenue_sum"].to_numpy(dtype="float64") / count,
+            "quantity_sum": totals["quantity_sum"].to_numpy(dtype="float64"),
+            "discount_mean": totals["discount_sum"].to_numpy(dtype="float64") / count,
+        },
+        columns=list(SUMMARY_COLUMNS),
     )
 
 
 def region_summary_of(cleaned_parquet: Path) -> pd.DataFrame:
-    """The summary of a cleaned parquet file, read in batches (memory: regions, not rows)."""
-    return summarize_partials(_arrow_partials(cleaned_parquet))
+    """The summary of a cleaned parquet file, read row group by row group (memory: regions, not rows)."""
+    totals = RegionTotals()
+    for table in iter_row_groups(cleaned_parquet, list(REQUIRED_COLUMNS)):
+        totals.add(region_partials(table))
+    return totals.summary()
 
 
-def write_region_summary(cleaned_path: Path, out_dir: Path) -> tuple[pd.DataFrame, Path]:
-    """Summarize the clean rows and write ``region_summary.csv`` into ``out_dir``."""
-    summary = region_summary_of(cleaned_path)
+def write_region_summary(
+    cleaned_path: Path, out_dir: Path, totals: RegionTotals | None = None
+) -> tuple[pd.DataFrame, Path]:
+    """Write ``region_summary.csv`` into ``out_dir``: from the cleaner's ``totals``, else from the clean rows."""
+    summary = totals.summary() if totals is not None else region_summary_of(cleaned_path)
     path = write_csv(
         out_dir / REGION_SUMMARY_FILE,
         summary,
         integer_columns=("row_count",),
         number_columns=("revenue_sum", "revenue_mean", "quantity_sum", "discount_mean"),
     )
+    if totals is not None:
+        totals.discard()
     return summary, path

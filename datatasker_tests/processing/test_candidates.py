@@ -10,7 +10,7 @@ import pytest
 from datatasker_pipeline.processing import candidates
 from datatasker_pipeline.processing.anomalies import write_anomaly_report
 from datatasker_pipeline.processing.pipeline import process_file
-from datatasker_pipeline.vocabulary import ANOMALIES_FILE, ANOMALY_CANDIDATES_FILE
+from datatasker_pipeline.vocabulary import ANOMALIES_FILE, ANOMALY_BASIS_FILE, ANOMALY_CANDIDATES_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -75,7 +75,7 @@ def test_the_saved_basis_reads_back_exactly_and_goes_with_the_candidates(tmp_pat
     assert saved.chunks == cleaning.anomaly_basis.chunks and len(saved.chunks) > 1
     saved.discard()
     assert saved_anomaly_basis(out) is None
-    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert not {p.name for p in out.iterdir()} & {ANOMALY_CANDIDATES_FILE, ANOMALY_BASIS_FILE}
 
 
 def test_no_saved_basis_in_a_folder_without_one(tmp_path):

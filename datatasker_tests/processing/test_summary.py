@@ -1,4 +1,4 @@
-"""The region summary: one row per region, code-point order, sums and means, read row group by row group."""
+"""The region summary: one row per region, code-point order, sums and means, from the cleaner's totals or the rows."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datatasker_pipeline.processing.summary import region_summary_of
-from datatasker_pipeline.vocabulary import SUMMARY_COLUMNS
+import datatasker_pipeline.processing.summary as summary_module
+from datatasker_pipeline.processing.options import load_options
+from datatasker_pipeline.processing.pipeline import clean_file
+from datatasker_pipeline.processing.summary import RegionTotals, region_summary_of, write_region_summary
+from datatasker_pipeline.vocabulary import REGION_TOTALS_FILE, SUMMARY_COLUMNS
 
 SCHEMA = pa.schema([("region", pa.string()), ("revenue", pa.float64()), ("quantity", pa.float64()), ("discount", pa.float64())])
 
@@ -40,4 +43,44 @@ def test_sums_and_means_over_row_groups_match_one_row_group(tmp_path):
 
 def test_no_clean_rows_gives_an_empty_summary_with_columns(tmp_path):
     summary = region_summary_of(cleaned(tmp_path))
+    assert summary.empty and tuple(summary.columns) == SUMMARY_COLUMNS
+
+
+def test_totals_added_while_cleaning_are_the_summary_of_the_written_rows(tmp_path, make_csv):
+    """The cleaner's per-chunk sums (saved for the summary step) equal the summary read back from cleaned.parquet."""
+    regions = ["East", "West", "Île", "north", "東京"]
+    lines = ["region,revenue,quantity,discount"]
+    lines += [f"{regions[i % 5]},{(i * 37) % 1000 / 8},{1 + i % 6},{(i % 9) / 10}" for i in range(4000)]
+    lines += ["West,-1,1,0", ",5,1,0"]  # rejected rows add nothing to the sums
+    out = tmp_path / "run"
+    out.mkdir()
+    cleaning = clean_file(make_csv("\n".join(lines) + "\n"), out, load_options(None, {}), chunk_records=300)
+    saved = RegionTotals.saved_in(out)
+    assert saved is not None and (out / REGION_TOTALS_FILE).exists()
+    from_rows = region_summary_of(cleaning.cleaned_path)
+    pd.testing.assert_frame_equal(saved.summary(), from_rows)
+    pd.testing.assert_frame_equal(cleaning.region_totals.summary(), from_rows)
+    assert from_rows["row_count"].sum() == 4000
+
+    written, _ = write_region_summary(cleaning.cleaned_path, out, saved)
+    pd.testing.assert_frame_equal(written, from_rows)
+    assert not (out / REGION_TOTALS_FILE).exists()  # used once, then deleted
+    assert RegionTotals.saved_in(out) is None  # a summary step run again reads cleaned.parquet
+
+
+def test_totals_of_a_region_per_row_are_added_up_as_they_come(tmp_path, monkeypatch):
+    """Many regions: partial sums are folded as they arrive (linear time, memory of one row per region)."""
+    monkeypatch.setattr(summary_module, "FOLD_MIN_ROWS", 8)
+    rows = [(f"r{i % 500:03d}", i % 7 * 0.5, 1 + i % 3, 0.25) for i in range(3000)]
+    groups = [rows[i:i + 50] for i in range(0, len(rows), 50)]
+    folded = region_summary_of(cleaned(tmp_path, *groups))
+    monkeypatch.setattr(summary_module, "FOLD_MIN_ROWS", 1 << 30)
+    once = region_summary_of(cleaned(tmp_path, *groups))
+    pd.testing.assert_frame_equal(folded, once)  # halves and quarters: every sum is exact
+    assert len(folded) == 500 and folded["row_count"].tolist() == [6] * 500
+
+
+def test_saved_totals_of_no_clean_rows_give_an_empty_summary(tmp_path):
+    RegionTotals().save(tmp_path)
+    summary = RegionTotals.saved_in(tmp_path).summary()
     assert summary.empty and tuple(summary.columns) == SUMMARY_COLUMNS

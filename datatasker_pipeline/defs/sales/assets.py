@@ -197,7 +197,7 @@ def region_summary(context: dg.AssetExecutionContext, data_root: DataRoot) -> dg
     out_dir = data_root.work_dir_for(context.run.run_id)
     cleaned = cleaned_rows_made_for(context, cleaned_sales.key)
     with cleaned_parquet(context, data_root, cleaned) as rows, failures_for_people(context, store=data_root.root):
-        summary, _ = write_region_summary(rows, out_dir)
+        summary, _ = write_region_summary(rows, out_dir, cleaned.region_totals(data_root))
     placed = publish(context, data_root, REGION_SUMMARY_FILE)
     return dg.MaterializeResult(
         metadata={

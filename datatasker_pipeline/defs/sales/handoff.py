@@ -23,6 +23,7 @@ import dagster as dg
 from ...processing.candidates import AnomalyBasis, saved_anomaly_basis
 from ...processing.files import download_atomically
 from ...processing.raw_copies import RawFile, staged_raw_file
+from ...processing.summary import RegionTotals
 from ...vocabulary import CLEANED_FILE
 from ..resources import DataRoot
 from .failures import fail_for_people, failures_for_people
@@ -79,6 +80,10 @@ class CleanedRows:
     def anomaly_basis(self, data_root: DataRoot) -> AnomalyBasis | None:
         """What the cleaner set aside for the report, when its work folder is on this machine."""
         return saved_anomaly_basis(data_root.work_dir_for(self.run_id))
+
+    def region_totals(self, data_root: DataRoot) -> RegionTotals | None:
+        """The per-region sums the cleaner added up, when its work folder is on this machine."""
+        return RegionTotals.saved_in(data_root.work_dir_for(self.run_id))
 
 
 def cleaned_rows_made_for(context: dg.AssetExecutionContext, cleaned_key: dg.AssetKey) -> CleanedRows:

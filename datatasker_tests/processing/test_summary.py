@@ -6,10 +6,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import datatasker_pipeline.processing.summary as summary_module
 from datatasker_pipeline.processing.options import load_options
 from datatasker_pipeline.processing.pipeline import clean_file
-from datatasker_pipeline.processing.summary import RegionTotals, region_summary_of, write_region_summary
+from datatasker_pipeline.processing.summary import (
+    RegionTotals,
+    region_partials,
+    region_summary_of,
+    write_region_summary,
+)
 from datatasker_pipeline.vocabulary import REGION_TOTALS_FILE, SUMMARY_COLUMNS
 
 SCHEMA = pa.schema([("region", pa.string()), ("revenue", pa.float64()), ("quantity", pa.float64()), ("discount", pa.float64())])
@@ -68,16 +72,26 @@ def test_totals_added_while_cleaning_are_the_summary_of_the_written_rows(tmp_pat
     assert RegionTotals.saved_in(out) is None  # a summary step run again reads cleaned.parquet
 
 
-def test_totals_of_a_region_per_row_are_added_up_as_they_come(tmp_path, monkeypatch):
-    """Many regions: partial sums are folded as they arrive (linear time, memory of one row per region)."""
-    monkeypatch.setattr(summary_module, "FOLD_MIN_ROWS", 8)
-    rows = [(f"r{i % 500:03d}", i % 7 * 0.5, 1 + i % 3, 0.25) for i in range(3000)]
-    groups = [rows[i:i + 50] for i in range(0, len(rows), 50)]
-    folded = region_summary_of(cleaned(tmp_path, *groups))
-    monkeypatch.setattr(summary_module, "FOLD_MIN_ROWS", 1 << 30)
-    once = region_summary_of(cleaned(tmp_path, *groups))
-    pd.testing.assert_frame_equal(folded, once)  # halves and quarters: every sum is exact
-    assert len(folded) == 500 and folded["row_count"].tolist() == [6] * 500
+def test_totals_of_many_regions_arriving_over_many_chunks():
+    """New regions keep arriving: each gets its slot, and every sum is the sum of its rows."""
+    rows = pd.DataFrame({
+        "region": [f"r{(i * 7) % 500:03d}" for i in range(3000)],
+        "revenue": [i % 7 * 0.5 for i in range(3000)],
+        "quantity": [1.0 + i % 3 for i in range(3000)],
+        "discount": [0.25] * 3000,
+    })
+    totals = RegionTotals()
+    for start in range(0, len(rows), 50):
+        totals.add(region_partials(pa.Table.from_pandas(rows[start:start + 50], preserve_index=False)))
+    expected = rows.groupby("region").agg(
+        row_count=("revenue", "size"), revenue_sum=("revenue", "sum"), quantity_sum=("quantity", "sum"))
+    summary = totals.summary().set_index("region")
+    assert len(summary) == 500 and summary.index.tolist() == sorted(expected.index)
+    # Halves and whole numbers: every sum is exact whatever the order of addition.
+    assert summary["row_count"].tolist() == expected["row_count"].tolist()
+    assert summary["revenue_sum"].tolist() == expected["revenue_sum"].tolist()
+    assert summary["quantity_sum"].tolist() == expected["quantity_sum"].tolist()
+    assert (summary["discount_mean"] == 0.25).all()
 
 
 def test_saved_totals_of_no_clean_rows_give_an_empty_summary(tmp_path):

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,8 +28,34 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def format_float(value: float) -> str:
-    """Shortest text that reads back to the same 64-bit float."""
+    """Shortest text that reads back to the same 64-bit float (Python's ``repr``)."""
     return repr(float(value))
+
+
+# Where Arrow's float-to-text cast lays numbers out as Python's repr does (fixed notation, the same
+# shortest digits, checked on 15 million values by the tests' differential run); outside it, repr.
+_ARROW_LAYOUT_MIN, _ARROW_LAYOUT_MAX = 1e-4, 1e15
+
+
+def format_floats(values) -> list[str]:
+    """:func:`format_float` of every value, made by Arrow in C++ where its text is the same.
+
+    ``repr`` per value was most of the time spent writing ``anomalies.csv``
+    (six numbers a row). Arrow writes ``480`` where Python writes ``480.0``
+    (the ``.0`` is added here) and lays out very small and very large
+    numbers differently: those, and infinities, are left to ``repr``.
+    """
+    numbers = np.asarray(values, dtype="float64")
+    text = pc.cast(pa.array(numbers), pa.string())
+    magnitude = np.abs(numbers)
+    with np.errstate(invalid="ignore"):
+        same_layout = ((magnitude >= _ARROW_LAYOUT_MIN) & (magnitude < _ARROW_LAYOUT_MAX)) | (numbers == 0)
+    same_layout &= ~np.asarray(pc.match_substring(text, "e"), dtype=bool)
+    pointed = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, ".0", ""))
+    cells = pointed.to_pylist()
+    for i in np.flatnonzero(~same_layout):
+        cells[i] = repr(float(numbers[i]))
+    return cells
 
 
 def guard_formulas(cells: pd.Series) -> pd.Series:
@@ -45,37 +72,71 @@ def guard_formulas(cells: pd.Series) -> pd.Series:
     return cells.where(~risky, "'" + cells)
 
 
-def format_frame(frame: pd.DataFrame, integer_columns: Sequence[str], number_columns: Sequence[str]) -> pd.DataFrame:
-    """Every cell as the text SPEC section 3 says it is written as."""
-    text = {}
+def format_columns(
+    frame: pd.DataFrame, integer_columns: Sequence[str], number_columns: Sequence[str]
+) -> tuple[list[list[str | int]], np.ndarray]:
+    """Every column's cells as SPEC section 3 writes them, as Python lists (what ``csv.writer`` takes).
+
+    Also which rows hold a text cell with a carriage return that ``csv`` would not quote (see
+    :class:`CsvTableWriter`).
+    """
+    columns = []
+    carriage_returns = np.zeros(len(frame), dtype=bool)
     for name in frame.columns:
         column = frame[name]
         if name in integer_columns:
-            text[name] = column.astype("int64").astype("str")
+            columns.append(column.to_numpy(dtype="int64").tolist())  # an int is written as its digits
         elif name in number_columns:
-            text[name] = pd.Series([format_float(v) for v in column.to_numpy()], dtype="str", index=frame.index)
+            columns.append(format_floats(column.to_numpy(dtype="float64")))
         else:
-            text[name] = guard_formulas(column)
-    return pd.DataFrame(text, index=frame.index)
+            text = guard_formulas(column)
+            carriage_returns |= _unquoted_carriage_return(text)
+            columns.append(text.tolist())
+    return columns, carriage_returns
+
+
+def _unquoted_carriage_return(text: pd.Series) -> np.ndarray:
+    """Cells holding a ``\\r`` but no comma, quote or ``\\n`` (which get them quoted anyway)."""
+    found = text.str.contains("\r", regex=False).to_numpy(dtype=bool)
+    if found.any():
+        return found & ~text.str.contains('[\n,"]', regex=True).to_numpy(dtype=bool)
+    return found
 
 
 class CsvTableWriter:
-    """Streams formatted rows into one CSV file (UTF-8, no BOM, comma, header row)."""
+    """Streams formatted rows into one CSV file (UTF-8, no BOM, comma, header row).
+
+    A field is quoted when it holds a comma, a quote or a line break. Python's
+    ``csv`` writer quotes a ``\n`` (the line terminator) but not a bare ``\r``,
+    which a reader then takes for the end of the record: a row (or header)
+    with such a cell is written with every field quoted, so it reads back as written.
+    """
 
     def __init__(self, path: Path, header: Sequence[str], integer_columns=(), number_columns=()):
         self._file = path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._file, lineterminator="\n")
-        self._writer.writerow(header)
+        self._quoting_all = csv.writer(self._file, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        names = pd.Series(list(header), dtype="str")
+        (self._quoting_all if _unquoted_carriage_return(names).any() else self._writer).writerow(header)
         self._header = list(header)
         self._integers = tuple(integer_columns)
         self._numbers = tuple(number_columns)
 
     def write(self, frame: pd.DataFrame) -> None:
         if len(frame):
-            cells = format_frame(frame[self._header], self._integers, self._numbers)
             # Whole columns to Python lists (one C call each), not rows through pandas:
             # itertuples over Arrow-backed text cost a Python call per cell.
-            self._writer.writerows(zip(*(cells[name].tolist() for name in cells.columns)))
+            columns, carriage_returns = format_columns(frame[self._header], self._integers, self._numbers)
+            if not carriage_returns.any():
+                self._writer.writerows(zip(*columns))
+                return
+            rows = list(zip(*columns))
+            start = 0
+            for quoted in np.flatnonzero(carriage_returns):
+                self._writer.writerows(rows[start:quoted])
+                self._quoting_all.writerow(rows[quoted])
+                start = quoted + 1
+            self._writer.writerows(rows[start:])
 
     def close(self) -> None:
         self._file.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,6 +15,7 @@ from datatasker_pipeline.processing.outputs import (
     ParquetTableWriter,
     cleaned_arrow_schema,
     format_float,
+    format_floats,
     guard_formulas,
     write_csv,
 )
@@ -46,10 +50,45 @@ def test_floats_read_back_to_the_same_double(value):
     assert float(format_float(value)) == value
 
 
+def _edges() -> list[float]:
+    edges = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.1, 480.0, -480.0,
+             float("inf"), -float("inf"), float("nan"), 2.0**53, 2.0**53 + 2, 1e-4 * 3, 123456789.123]
+    for bound in (1e-4, 1e15, 1e16, 1e-5):
+        edges += [bound, -bound, float(np.nextafter(bound, 0)), float(np.nextafter(bound, np.inf))]
+    return edges
+
+
+def test_floats_are_written_as_python_writes_them_whatever_the_value():
+    """Arrow writes most of them: on any bit pattern, price-like decimal and edge value, the text is repr's."""
+    rng = np.random.default_rng(2026)
+    any_bits = rng.integers(0, 2**64, size=200_000, dtype=np.uint64).view(np.float64)
+    scales = 10.0 ** rng.integers(-8, 18, size=200_000)
+    decimals = np.round(rng.random(200_000) * scales * 100) / 100
+    fractions = rng.integers(-10**6, 10**6, size=200_000) / rng.choice([1, 2, 3, 7, 8, 10, 1000], size=200_000)
+    for values in (any_bits, decimals, fractions, np.array(_edges())):
+        assert format_floats(values) == [repr(v) for v in values.tolist()]
+
+
 def test_csv_has_no_bom_comma_header_and_integers_without_fraction(tmp_path):
     frame = pd.DataFrame({"source_row": [3], "region": ["=x"], "revenue": [2.5], "note": ["a,b\r\nc"]})
     path = write_csv(tmp_path / "t.csv", frame, integer_columns=("source_row",), number_columns=("revenue",))
     assert path.read_bytes() == b'source_row,region,revenue,note\n3,\'=x,2.5,"a,b\r\nc"\n'
+
+
+def test_a_bare_carriage_return_in_a_cell_reads_back_as_written(tmp_path):
+    """Python's csv writer leaves a lone \\r unquoted (a reader ends the record there): such rows are quoted."""
+    frame = pd.DataFrame({
+        "source_row": [1, 2, 3],
+        "note": pd.Series(["plain", "c\rr", "a,b"], dtype="str"),
+        "revenue": [1.5, 2.0, 3.0],
+    })
+    path = write_csv(tmp_path / "t.csv", frame, integer_columns=("source_row",), number_columns=("revenue",))
+    assert path.read_bytes() == b'source_row,note,revenue\n1,plain,1.5\n"2","c\rr","2.0"\n3,"a,b",3.0\n'
+    with path.open(newline="") as f:
+        assert list(csv.reader(f)) == [["source_row", "note", "revenue"], ["1", "plain", "1.5"], ["2", "c\rr", "2.0"],
+                                       ["3", "a,b", "3.0"]]
+    header = write_csv(tmp_path / "h.csv", pd.DataFrame({"a\rb": pd.Series(["x"], dtype="str")}))
+    assert header.read_bytes() == b'"a\rb"\nx\n'
 
 
 def test_header_names_are_never_guarded(tmp_path):

@@ -11,12 +11,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from ..vocabulary import CSV_SUFFIX, IN_PROGRESS_SUFFIXES
 from .options import sidecar_path
 from .store import is_remote
 
-HASH_BLOCK_BYTES = 1 << 20
+# Reading, hashing and writing let go of the GIL, but a thread gets it back between blocks only
+# at the next switch (5 ms) while another thread runs Python: `datatasker process` copies while it
+# imports Dagster, and 1 MiB blocks made a 287 MB copy take 1.4-1.9 s instead of 0.3-0.8 s.
+HASH_BLOCK_BYTES = 8 << 20
 # Partition keys stay file-name safe: Dagster rejects "..." (its range
 # separator) and control characters, and keys appear in URLs and folder names.
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
@@ -140,9 +144,20 @@ def _find_in_store(folder, partition_key: str):
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(HASH_BLOCK_BYTES):
+        for block in blocks_of(f):
             digest.update(block)
     return digest.hexdigest()
+
+
+def blocks_of(f: BinaryIO) -> Iterator[memoryview]:
+    """The rest of ``f`` in blocks of up to HASH_BLOCK_BYTES, read into one reused buffer.
+
+    Each block is valid until the next is read (a new buffer per block of this size
+    would be mapped and faulted in again every time).
+    """
+    view = memoryview(bytearray(HASH_BLOCK_BYTES))
+    while size := f.readinto(view):
+        yield view[:size]
 
 
 def fingerprint_of(sha256: str, sidecar: Path | None) -> str:

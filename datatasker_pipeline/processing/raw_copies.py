@@ -19,7 +19,7 @@ from typing import Iterable
 
 from .errors import FileFailure, size_failure
 from .files import atomic_path
-from .intake import HASH_BLOCK_BYTES, DroppedFile, file_for_partition, is_plain_file, sha256_of
+from .intake import DroppedFile, blocks_of, file_for_partition, is_plain_file, sha256_of
 from .options import sidecar_path
 from .store import ObjectChanged, copy_pinned, etag_of, is_remote, move, upload
 
@@ -44,7 +44,7 @@ def copy_hashing(source: Path, target: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     copied = 0
     with source.open("rb") as src, target.open("wb") as dst:
-        while block := src.read(HASH_BLOCK_BYTES):
+        for block in blocks_of(src):
             digest.update(block)
             dst.write(block)
             copied += len(block)

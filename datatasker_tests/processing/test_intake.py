@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import pytest
 
+from datatasker_pipeline.processing import intake
 from datatasker_pipeline.processing.errors import FileFailure
 from datatasker_pipeline.processing.intake import (
     content_fingerprint,
@@ -64,6 +66,18 @@ def test_raw_copy_is_exact_read_only_and_hashed(tmp_path):
     assert oct(raw.path.stat().st_mode & 0o777) == "0o444"
     # copying again (a retried step) replaces the read-only copy
     assert copy_raw_file(source, tmp_path / "raw" / "run1", max_file_bytes=100).sha256 == raw.sha256
+
+
+def test_a_file_of_many_blocks_is_copied_and_hashed_exactly(tmp_path, monkeypatch):
+    """Blocks are read into one reused buffer: each must be hashed and written before the next is read."""
+    monkeypatch.setattr(intake, "HASH_BLOCK_BYTES", 7)
+    content = bytes(range(256)) * 5 + b"tail"  # 1,284 bytes: 183 whole blocks and a short one
+    source = tmp_path / "in" / "s.csv"
+    source.parent.mkdir()
+    source.write_bytes(content)
+    raw = copy_raw_file(source, tmp_path / "raw" / "run1", max_file_bytes=10**6)
+    assert raw.path.read_bytes() == content and raw.size == len(content)
+    assert raw.sha256 == sha256_of(source) == hashlib.sha256(content).hexdigest()
 
 
 def test_oversized_file_is_refused_before_copying(tmp_path):

@@ -23,6 +23,7 @@ from datatasker_pipeline.processing.pipeline import process_file
 from datatasker_pipeline.processing.reading import open_sales_file
 from datatasker_pipeline.processing.reading.fast import (
     FastPathUnavailable,
+    is_utf8,
     record_boundary,
 )
 
@@ -214,3 +215,27 @@ def test_a_nul_byte_late_in_the_file_is_reported_where_the_fast_pass_finds_it(tm
     offset = content.index(b"\x00")
     assert caught.value.message == f"file contains a NUL byte at offset {offset}: binary data, not CSV"
     assert not (tmp_path / "out" / "cleaned.parquet").exists()
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(
+    st.binary(max_size=40),
+    # valid text with one byte changed: truncated sequences, stray continuation bytes, surrogates
+    st.tuples(st.text(max_size=20), st.integers(0, 60), st.integers(0, 255)).map(
+        lambda t: (lambda b: b[:t[1] % (len(b) + 1)] + bytes([t[2]]) + b[t[1] % (len(b) + 1) + 1:])(t[0].encode())),
+))
+def test_the_utf8_check_is_the_decoders(data):
+    assert is_utf8(data) == _decodes(data)
+
+
+@pytest.mark.parametrize("data", [b"\xed\xa0\x80", b"\xc0\x80", b"\xf4\x90\x80\x80", b"a\xe2\x82", b"\xef\xbf\xbe", b""])
+def test_the_utf8_check_on_edge_sequences(data):
+    assert is_utf8(data) == _decodes(data)

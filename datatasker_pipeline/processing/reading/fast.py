@@ -128,6 +128,22 @@ def _parse_block(data: bytes, names: list[str], delimiter: str, max_field_bytes:
     return ParsedBlock(columns, valid_numbers, ragged_numbers, records)
 
 
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data.decode("utf-8")`` would succeed, checked by Arrow without making a ``str``.
+
+    Decoding a 3 MiB block only to check it took 3-4 ms of the main thread
+    (0.3 s for a 300 MB file with accented text); Arrow's check takes 0.6 ms.
+    """
+    text = pa.Array.from_buffers(
+        pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)]
+    )
+    try:
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _reads_ahead(f, block_bytes: int, depth: int = READ_AHEAD_READS) -> Iterator[bytes]:
     """``f.read(block_bytes)`` results in order, up to ``depth`` of them read ahead on a thread.
 
@@ -199,11 +215,8 @@ def _blocks(path: Path, delimiter: int, block_bytes: int) -> Iterator[bytes]:
                     raise FastPathUnavailable("a record starts with a byte-order mark")
                 if b"\x00" in piece:  # the reference path finds and reports it, in SPEC order
                     raise FastPathUnavailable("a NUL byte")
-                if not piece.isascii():
-                    try:
-                        piece.decode("utf-8")
-                    except UnicodeDecodeError:
-                        raise FastPathUnavailable("undecodable bytes") from None
+                if not piece.isascii() and not is_utf8(piece):
+                    raise FastPathUnavailable("undecodable bytes")
                 yield piece
             if at_eof and not pending:
                 return

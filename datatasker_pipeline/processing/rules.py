@@ -33,7 +33,11 @@ from ..vocabulary import (
 MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none")
 # Rule 5's plain decimal number; ASCII digits only ([0-9], not \d).
 PLAIN_DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-_PLAIN_DECIMAL_ANCHORED = f"^(?:{PLAIN_DECIMAL})$"
+# The same language, written so that at every character only one branch can go on (the digits
+# before a dot no longer also match "digits, no dot, digits"): RE2 matches it a third faster,
+# and rule 5 was half of the cleaning's time. A test checks the two agree on every short string.
+PLAIN_DECIMAL_UNAMBIGUOUS = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_PLAIN_DECIMAL_ANCHORED = f"^{PLAIN_DECIMAL_UNAMBIGUOUS}$"
 # Exactly what Python's str.strip() removes (rule 2's "trim"): every c with c.isspace()
 # (spelled out: scanning all of Unicode at import took 0.2-0.3 s; a test checks it).
 PYTHON_WHITESPACE = "\u0009\u000a\u000b\u000c\u000d\u001c\u001d\u001e\u001f\u0020\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"

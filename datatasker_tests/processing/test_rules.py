@@ -8,6 +8,9 @@ model finds exactly the cells the table rejects.
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import numpy as np
 import pandas as pd
 import pandera.errors
@@ -43,6 +46,17 @@ def test_missing_cells(cell, missing):
 def test_decimal_values(cell, value):
     [parsed] = rules.decimal_values(text(cell)).tolist()
     assert (np.isnan(parsed) if value is None else parsed == value), parsed
+
+
+def test_the_pattern_matched_is_rule_5s_on_every_short_string():
+    """The unambiguous spelling the cleaner matches with accepts exactly the strings SPEC's pattern does."""
+    spec = re.compile(rules.PLAIN_DECIMAL)
+    unambiguous = re.compile(rules.PLAIN_DECIMAL_UNAMBIGUOUS)
+    alphabet = "01+-.eEx"
+    strings = ["".join(p) for n in range(7) for p in itertools.product(alphabet, repeat=n)]
+    assert [bool(spec.fullmatch(s)) for s in strings] == [bool(unambiguous.fullmatch(s)) for s in strings]
+    # and Arrow's RE2 agrees with Python's re on them
+    assert rules.plain_decimal_mask(text(*strings)).tolist() == [bool(spec.fullmatch(s)) for s in strings]
 
 
 def test_the_formula_guard_follows_the_pattern_only():

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from datatasker_pipeline.processing import outputs
 from datatasker_pipeline.processing.files import atomic_path
 from datatasker_pipeline.processing.outputs import (
     ParquetTableWriter,
@@ -141,6 +142,13 @@ def test_clean_rows_get_dictionaries_where_values_repeat_and_statistics_where_th
     with_statistics = {name for name, column in columns.items() if column.is_stats_set}
     assert with_statistics == {"source_row", "region", "revenue", "quantity", "discount", "revenue_per_unit"}
     assert pq.read_table(path).to_pylist() == clean_rows(2, 100).to_pylist() + clean_rows(102, 100).to_pylist()
+
+
+def test_the_dictionary_decision_looks_at_the_first_rows_only(monkeypatch):
+    monkeypatch.setattr(outputs, "DICTIONARY_SAMPLE_ROWS", 50)
+    # "late" is all different in the first 50 rows and one value after; "early" the other way round.
+    table = pa.table({"late": [str(i) for i in range(50)] + ["x"] * 950, "early": ["y"] * 50 + [str(i) for i in range(950)]})
+    assert outputs.dictionary_columns(table) == ["early"]
 
 
 def test_a_file_without_clean_rows_is_still_a_parquet_file_with_the_schema(tmp_path):

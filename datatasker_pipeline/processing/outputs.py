@@ -54,7 +54,7 @@ def format_floats(values) -> list[str]:
     pointed = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, ".0", ""))
     cells = pointed.to_pylist()
     for i in np.flatnonzero(~same_layout):
-        cells[i] = repr(float(numbers[i]))
+        cells[i] = format_float(numbers[i])
     return cells
 
 

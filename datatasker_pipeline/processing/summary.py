@@ -74,13 +74,14 @@ class RegionTotals:
         for i, name in enumerate(_SUMS):
             self._sums[slots, i] += partials.column(name).to_numpy()
 
+    def _columns(self) -> dict[str, np.ndarray]:
+        """The count and each sum, one value per region in the order the regions came."""
+        regions = len(self._slots)
+        return {"revenue_count": self._counts[:regions], **{n: self._sums[:regions, i] for i, n in enumerate(_SUMS)}}
+
     def totals(self) -> pd.DataFrame:
         """One row per region (the index), in the order the regions came."""
-        regions = len(self._slots)
-        return pd.DataFrame(
-            {"revenue_count": self._counts[:regions], **{n: self._sums[:regions, i] for i, n in enumerate(_SUMS)}},
-            index=pd.Index(list(self._slots), dtype="str", name="region"),
-        )
+        return pd.DataFrame(self._columns(), index=pd.Index(list(self._slots), dtype="str", name="region"))
 
     def summary(self) -> pd.DataFrame:
         """The summary rows, sorted by region in code-point order."""
@@ -88,9 +89,7 @@ class RegionTotals:
 
     def save(self, folder: Path) -> Path:
         """Write the totals into ``folder``, for a summary made by another step; returns the file."""
-        totals = self.totals()
-        columns = {name: totals[name].to_numpy() for name in _TOTALS_SCHEMA.names[:-1]}
-        table = pa.table({**columns, "region": pa.array(list(self._slots), pa.string())}, schema=_TOTALS_SCHEMA)
+        table = pa.table({**self._columns(), "region": list(self._slots)}, schema=_TOTALS_SCHEMA)
         self._saved = folder / REGION_TOTALS_FILE
         pq.write_table(table, self._saved)
         return self._saved

@@ -59,6 +59,21 @@ def test_the_pattern_matched_is_rule_5s_on_every_short_string():
     assert rules.plain_decimal_mask(text(*strings)).tolist() == [bool(spec.fullmatch(s)) for s in strings]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from("0123456789.+-eE x\u0660\uff11"), max_size=8), min_size=1, max_size=40))
+def test_the_shortcut_for_digits_and_a_dot_agrees_with_the_pattern(cells):
+    """Cells told by trimming digits and the rest told by the pattern: together exactly SPEC's pattern."""
+    spec = re.compile(rules.PLAIN_DECIMAL)
+    assert rules.plain_decimal_mask(text(*cells)).tolist() == [bool(spec.fullmatch(c)) for c in cells]
+
+
+def test_the_pattern_mask_takes_chunked_text_and_nulls():
+    chunked = pa.chunked_array([text("12.5", "1.2.3"), text(".", "7", "-4e2")])
+    assert rules.plain_decimal_mask(chunked).tolist() == [True, False, False, True, True]
+    assert rules.plain_decimal_mask(pa.array(["3", None], type=pa.string())).tolist() == [True, False]
+    assert np.isnan(rules.decimal_values(pa.array([None, "2"], type=pa.string()))).tolist() == [True, False]
+
+
 def test_the_formula_guard_follows_the_pattern_only():
     assert rules.plain_decimal_mask(text("-1e309", "-5", "-x", "1e309e")).tolist() == [True, True, False, False]
 

@@ -12,8 +12,8 @@
 2. Runs, alternately and each in its own subprocess, `repeat` times each:
      pipeline: uv run --no-sync datatasker process FILE --json
                (a fresh DATATASKER_DATA_DIR per run; one DAGSTER_HOME for the whole
-               benchmark, as a user's dagster_home/ is, or a new one per run with
-               --fresh-instance)
+               benchmark, as a user's dagster_home/ is and with its dagster.yaml,
+               or a new one per run with --fresh-instance)
      duckdb:   uv run --no-sync python -m benchmarks.duckdb_job FILE --out-dir DIR
    The order flips every round (P D, D P, P D, ...) so neither tool always
    runs on a warmer page cache / quieter machine.
@@ -52,6 +52,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from datatasker_pipeline.locations import default_dagster_home
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
@@ -251,6 +253,17 @@ def parse_result(stdout: str) -> dict | None:
 BYTECODE_CACHE = WORK / "pycache"
 
 
+def instance_home(folder: Path) -> Path:
+    """A DAGSTER_HOME with the instance settings a user's `datatasker process` runs with.
+
+    Those are the project's dagster_home/dagster.yaml (telemetry off among
+    them): an empty DAGSTER_HOME would measure Dagster's defaults instead.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(default_dagster_home() / "dagster.yaml", folder / "dagster.yaml")
+    return folder
+
+
 def run_once(
     tool: str, template: str, file: Path, keep: bool, timeout: float, bytecode_cache: bool = False,
     options: dict | None = None, dagster_home: Path | None = None,
@@ -267,8 +280,7 @@ def run_once(
         env["PYTHONPYCACHEPREFIX"] = str(BYTECODE_CACHE)
     if tool == "pipeline":
         if dagster_home is None:
-            dagster_home = tmp / "dagster_home"
-            dagster_home.mkdir()
+            dagster_home = instance_home(tmp / "dagster_home")
         (tmp / "data").mkdir()
         env["DAGSTER_HOME"] = str(dagster_home)
         env["DATATASKER_DATA_DIR"] = str(tmp / "data")
@@ -463,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.only:
         tools = {a.only: tools[a.only]}
     runs: dict[str, list[dict]] = {t: [] for t in tools}
-    home = None if a.fresh_instance else Path(tempfile.mkdtemp(prefix="dagster_home_", dir=WORK / "runs"))
+    home = None if a.fresh_instance else instance_home(Path(tempfile.mkdtemp(prefix="dagster_home_", dir=WORK / "runs")))
     verify = None
     if a.bytecode_cache:
         warm = data_file(0, a.seed, a.crlf, a.shape, knobs)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ContextManager
 
 from ..client.errors import UsageProblem
+from ..collector import skip_collection_at_exit, start_up_without_collection
 from ..locations import ensure_dagster_home
 from ..processing.errors import FileFailure, message_for_people
 from ..processing.files import copy_atomically
@@ -41,7 +42,6 @@ from ..vocabulary import (
     SHA256_TAG,
     SIZE_TAG,
 )
-from .collector import skip_collection_at_exit, start_up_without_collection
 from .common import emit_json, exit_status, parse_config
 
 
@@ -77,13 +77,13 @@ def _existing_file(text: str) -> Path:
 
 def _process_command(args: argparse.Namespace) -> int:
     file = _existing_file(args.file)
-    # This process lives for one run: its start-up objects need no collecting (see .collector).
+    # This process lives for one run: its start-up objects need no collecting (see ..collector).
+    skip_collection_at_exit()
     outcome = process(file, parse_config(args.config), start_up=start_up_without_collection())
     if args.json:
         emit_json(outcome)
     else:
         _print_human(outcome)
-    skip_collection_at_exit()
     return exit_status(outcome["status"] == "SUCCESS")
 
 

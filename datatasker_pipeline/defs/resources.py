@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from ..collector import skip_collection_at_exit
 from ..locations import default_data_dir, default_max_file_bytes
 from ..processing.intake import file_for_partition
 from ..processing.reading import ReadLimits
@@ -73,6 +74,11 @@ class DataRoot(dg.ConfigurableResource):
         default=1.0,
         description="A dropped file is picked up once unmodified for this long, so half-copied files wait.",
     )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every run initializes this resource. The run worker Dagster starts for a sensor's run
+        # otherwise spent 0.4-0.8 s of CPU when it exited, walking its imports for garbage.
+        skip_collection_at_exit()
 
     @property
     def root(self) -> Any:

@@ -51,6 +51,15 @@ def test_a_bad_clean_row_in_a_later_batch_fails_validation():
         validation.add(clean_rows(4, [10.0, -1.0, 30.0]), rejected_rows(50, []))
 
 
+def test_rejected_rows_out_of_file_order_or_repeated_fail_validation():
+    for second_first in (49, 51):  # 49 after 51: out of order; 51 again: repeated
+        validation = BatchedValidation(batch_rows=10)
+        validation.add(clean_rows(1, []), rejected_rows(50, [NOT_A_NUMBER, NOT_A_NUMBER]))
+        validation.add(clean_rows(1, []), rejected_rows(second_first, [NOT_A_NUMBER]))
+        with pytest.raises(pandera.errors.SchemaError, match="in file order"):
+            validation.finish()
+
+
 def test_a_row_repeated_across_chunks_of_one_batch_fails_validation():
     validation = BatchedValidation(batch_rows=10)
     validation.add(clean_rows(1, [10.0, 20.0]), rejected_rows(50, []))

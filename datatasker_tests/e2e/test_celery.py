@@ -149,7 +149,9 @@ def test_kill_9_of_a_worker_mid_run_fails_the_run_naming_the_worker_and_the_file
 
 
 def test_terminate_cancels_the_run_and_leaves_the_other_runs_alone(deployment, backend):
-    drop_slow_file(deployment, "terminated.csv", 1_200_000)
+    # Rows enough that the run outlasts the revoke's trip through the broker on a busy machine
+    # (1.2M rows, about 3 s, once finished first in a fresh-clone CI run).
+    drop_slow_file(deployment, "terminated.csv", 3_000_000)
     for i in range(3):
         drop_atomically(deployment.incoming, f"bystander_{i}.csv", big_csv(100_000 + i))
     run_id, _ = wait_until(lambda: started_on_a_worker(deployment, backend, "terminated.csv"), 180,

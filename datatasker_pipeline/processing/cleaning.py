@@ -45,6 +45,15 @@ class CleanedChunk:
     def clean(self) -> pd.DataFrame:
         return self.table.to_pandas()
 
+    def numbered_from(self, first_row: int) -> CleanedChunk:
+        """The same rows with ``first_row`` added to their numbers (a block parsed on its own counts from 0)."""
+        if not first_row:
+            return self
+        at = self.table.schema.get_field_index(SOURCE_ROW)
+        table = self.table.set_column(at, SOURCE_ROW, pc.add(self.table.column(at), first_row))
+        rejected = self.rejected.assign(**{SOURCE_ROW: self.rejected[SOURCE_ROW] + first_row})
+        return CleanedChunk(table=table, rejected=rejected)
+
 
 @dataclass
 class DuplicateTracker:

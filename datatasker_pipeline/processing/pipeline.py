@@ -34,7 +34,7 @@ from .files import atomic_path
 from .options import ParsedOptions, ProcessingOptions, parse_options
 from .outputs import CsvTableWriter, ParquetTableWriter, cleaned_arrow_schema
 from .parallel import WORKER_THREADS, WriterThread, keep_memory_flat_on_threads, map_in_order
-from .reading import FastPathUnavailable, ReadLimits, open_sales_file
+from .reading import FastPathUnavailable, ReadLimits, UnparsedBlock, open_sales_file
 from .reading.fast import FAST_BLOCK_BYTES
 from .store import is_remote
 from .summary import RegionTotals, region_partials, write_region_summary
@@ -146,8 +146,10 @@ def _clean_file_once(
     duplicates = DuplicateTracker() if options.drop_duplicates else None
     # Rule 8 remembers rows across chunks in file order: one thread then.
     threads = 1 if duplicates is not None else cleaning_threads
+    # Several cleaning threads parse the blocks too; one thread gets them parsed ahead of it.
     layout, chunks = open_sales_file(
-        source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes, read_ahead=True if threads == 1 else None
+        source, parsed, limits, chunk_records, fast=fast, block_bytes=block_bytes,
+        read_ahead=threads == 1, parse_later=threads > 1,
     )
     reasons: Counter[str] = Counter()
     rows_clean = 0
@@ -156,27 +158,36 @@ def _clean_file_once(
     schema = cleaned_arrow_schema(layout.output_names)
     region_totals = RegionTotals()
 
-    def clean_and_reduce(chunk):
-        # On the cleaning threads: Arrow's group-by lets go of the GIL, and the summary needs no second read.
-        cleaned = clean_chunk(chunk, layout, options, duplicates)
-        return cleaned, region_partials(cleaned.table)
+    def clean_and_reduce(item) -> tuple[int, list]:
+        # On the cleaning threads: Arrow's parser and group-by let go of the GIL, and the summary needs no
+        # second read. An unparsed block's rows come numbered from 0; the first count is what to add.
+        records, parts = item.parse() if isinstance(item, UnparsedBlock) else (0, [item])
+        results = []
+        for chunk in parts:
+            cleaned = clean_chunk(chunk, layout, options, duplicates)
+            results.append((cleaned, region_partials(cleaned.table)))
+        return records, results
 
     with atomic_path(out_dir / CLEANED_FILE) as cleaned_tmp, atomic_path(out_dir / REJECTED_ROWS_FILE) as rejected_tmp:
         candidates = CandidateWriter(out_dir / ANOMALY_CANDIDATES_FILE, schema, options.anomaly_k)
         # Encoding and compressing the parquet lets go of the GIL: on its own thread it overlaps
-        # with this thread's block cutting and parsing (half of this thread's time on the wide export).
+        # with this thread's block cutting (and parsing, with one cleaning thread).
         cleaned_writer = WriterThread(ParquetTableWriter(cleaned_tmp, schema), name="datatasker-write-cleaned")
         rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=(SOURCE_ROW,))
         try:
-            for result, partials in map_in_order(clean_and_reduce, chunks, threads):
-                cleaned_writer.write(result.table)
-                region_totals.add(partials)
-                candidates.add(result.table)
-                rejected_writer.write(result.rejected)
-                rows_clean += result.table.num_rows
-                validation.add(result.table, result.rejected)
-                if len(result.rejected):
-                    reasons.update(result.rejected["reason"].value_counts().to_dict())
+            first_row = 0  # of the next unparsed block
+            for records, results in map_in_order(clean_and_reduce, chunks, threads):
+                for numbered_from_0, partials in results:
+                    result = numbered_from_0.numbered_from(first_row)
+                    cleaned_writer.write(result.table)
+                    region_totals.add(partials)
+                    candidates.add(result.table)
+                    rejected_writer.write(result.rejected)
+                    rows_clean += result.table.num_rows
+                    validation.add(result.table, result.rejected)
+                    if len(result.rejected):
+                        reasons.update(result.rejected["reason"].value_counts().to_dict())
+                first_row += records
                 now = time.monotonic()
                 if on_progress and now - last_progress >= PROGRESS_EVERY_SECONDS:
                     on_progress(rows_clean + sum(reasons.values()), now - started)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
-from datatasker_pipeline.processing.cleaning import DuplicateTracker, clean_chunk
+from datatasker_pipeline.processing.cleaning import CleanedChunk, DuplicateTracker, clean_chunk
 from datatasker_pipeline.processing.options import parse_options
 from datatasker_pipeline.processing.reading import ColumnLayout, RecordChunk
 
@@ -164,3 +166,15 @@ def test_every_record_is_accounted_for_once():
     rows = sorted(result.clean["source_row"].tolist() + result.rejected["source_row"].tolist())
     assert rows == [1, 2, 3, 4, 5, 6]
     assert result.rejected["source_row"].tolist() == sorted(result.rejected["source_row"].tolist())
+
+
+def test_numbering_a_chunk_from_a_row_moves_its_clean_and_rejected_rows_alike():
+    chunk = CleanedChunk(
+        table=pa.table({"source_row": pa.array([0, 2], pa.int64()), "region": ["a", "b"]}),
+        rejected=pd.DataFrame({"source_row": pd.Series([1], dtype="int64"), "reason": ["not_a_number"]}),
+    )
+    moved = chunk.numbered_from(40)
+    assert moved.table.column("source_row").to_pylist() == [40, 42]
+    assert moved.table.column("region").to_pylist() == ["a", "b"]
+    assert moved.rejected["source_row"].tolist() == [41] and moved.rejected["source_row"].dtype == "int64"
+    assert chunk.numbered_from(0) is chunk

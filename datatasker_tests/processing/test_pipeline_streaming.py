@@ -20,12 +20,9 @@ from hypothesis import strategies as st
 from datatasker_pipeline.processing.errors import FileFailure
 from datatasker_pipeline.processing.options import parse_options
 from datatasker_pipeline.processing.pipeline import process_file
-from datatasker_pipeline.processing.reading import open_sales_file
-from datatasker_pipeline.processing.reading.fast import (
-    FastPathUnavailable,
-    is_utf8,
-    record_boundary,
-)
+from datatasker_pipeline.processing.reading import UnparsedBlock, open_sales_file
+from datatasker_pipeline.processing.reading.blocks import is_utf8
+from datatasker_pipeline.processing.reading.boundary import FastPathUnavailable, record_boundary
 
 CSV_OUTPUTS = ("region_summary.csv", "anomalies.csv", "rejected_rows.csv")
 
@@ -149,14 +146,20 @@ def test_record_boundary_follows_the_csv_module():
 ALPHABET = ["a", "b", "1", ",", ",", '"', '"', "\n", "\r\n", "\r", " ", "\t", "é", "\ufeff", "n/a", "0"]
 
 
-def _records(path: Path, fast: bool, block_bytes: int):
+def _records(path: Path, fast: bool, block_bytes: int, parse_later: bool = False):
     try:
-        layout, chunks = open_sales_file(path, parse_options(None), chunk_records=3, fast=fast, block_bytes=block_bytes)
+        layout, items = open_sales_file(
+            path, parse_options(None), chunk_records=3, fast=fast, block_bytes=block_bytes, parse_later=parse_later
+        )
         rows = []
-        for c in chunks:
-            cols = [col.to_pylist() for col in c.columns]
-            rows += [(r, list(cells)) for r, cells in zip(c.source_rows.tolist(), zip(*cols))]
-            rows += [(r, None) for r in c.ragged_rows.tolist()]
+        first_row = 0  # an unparsed block numbers its records from 0: add the records of the blocks before
+        for item in items:
+            records, chunks = item.parse() if isinstance(item, UnparsedBlock) else (0, [item])
+            for c in chunks:
+                cols = [col.to_pylist() for col in c.columns]
+                rows += [(first_row + r, list(cells)) for r, cells in zip(c.source_rows.tolist(), zip(*cols))]
+                rows += [(first_row + r, None) for r in c.ragged_rows.tolist()]
+            first_row += records
         return layout, sorted(rows, key=lambda x: x[0])
     except FileFailure as failure:
         return "failure", failure.message
@@ -173,11 +176,12 @@ def test_fast_reader_agrees_with_the_csv_module(tmp_path, body, header, block_by
     path = tmp_path / "h.csv"
     path.write_bytes((header + "\n" + body).encode("utf-8"))
     expected = _records(path, False, block_bytes)
-    try:
-        actual = _records(path, True, block_bytes)
-    except FastPathUnavailable:
-        return  # the caller falls back to the reference path
-    assert actual == expected
+    for parse_later in (False, True):  # parsed as the blocks are cut, or later by cleaning threads
+        try:
+            actual = _records(path, True, block_bytes, parse_later)
+        except FastPathUnavailable:
+            continue  # the caller falls back to the reference path
+        assert actual == expected
 
 
 def test_python_whitespace_is_exactly_what_str_strip_removes():

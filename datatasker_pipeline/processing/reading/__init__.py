@@ -19,7 +19,7 @@ from typing import Iterator
 
 from ..errors import FileFailure
 from ..options import ParsedOptions
-from .fast import FAST_BLOCK_BYTES, FastPathUnavailable, fast_chunks, fast_path_possible
+from .fast import FAST_BLOCK_BYTES, FastPathUnavailable, UnparsedBlock, fast_chunks, fast_path_possible
 from .layout import (
     ColumnChunk,
     ColumnLayout,
@@ -47,6 +47,7 @@ __all__ = [
     "FastPathUnavailable",
     "ReadLimits",
     "RecordChunk",
+    "UnparsedBlock",
     "open_sales_file",
 ]
 
@@ -60,7 +61,8 @@ def open_sales_file(
     fast: bool = True,
     block_bytes: int = FAST_BLOCK_BYTES,
     read_ahead: bool | None = True,
-) -> tuple[ColumnLayout, Iterator[ColumnChunk]]:
+    parse_later: bool = False,
+) -> tuple[ColumnLayout, Iterator[ColumnChunk | UnparsedBlock]]:
     """The file's column layout and its data records as column chunks.
 
     Raises :class:`FileFailure` for whole-file failures found up to the
@@ -71,7 +73,9 @@ def open_sales_file(
     ``chunk_records`` None means DEFAULT_CHUNK_RECORDS on the reference path
     and one chunk per read block (``block_bytes`` of the file) on the fast
     path, which parses one block ahead on a thread when ``read_ahead`` (None:
-    when the file has at least PARSE_AHEAD_MIN_COLUMNS columns).
+    when the file has at least PARSE_AHEAD_MIN_COLUMNS columns). With
+    ``parse_later`` the fast path gives its blocks unparsed instead
+    (:class:`UnparsedBlock`), for the caller's threads to parse.
     """
     options = parsed.options
     fast = fast and fast_path_possible(options.encoding, options.delimiter)
@@ -95,4 +99,6 @@ def open_sales_file(
         raise FastPathUnavailable("option problems: the reference path reports them")
     if read_ahead is None:
         read_ahead = len(layout.names) >= PARSE_AHEAD_MIN_COLUMNS
-    return layout, fast_chunks(path, layout, header, options.delimiter, limits, chunk_records, block_bytes, read_ahead)
+    return layout, fast_chunks(
+        path, layout, header, options.delimiter, limits, chunk_records, block_bytes, read_ahead, parse_later
+    )

@@ -17,7 +17,7 @@ the caller starts again on the reference path:
 Arrow splits its input into blocks itself and, when a block boundary falls
 between the ``\\r`` and ``\\n`` of a line break *inside* a quoted field,
 drops the ``\\n`` (found by differential fuzzing against the ``csv`` module,
-pyarrow 26). So this module never lets Arrow split anything: it reads the
+pyarrow 26). So Arrow never splits anything: :mod:`.blocks` reads the
 file in blocks, finds the last record boundary in each with a small state
 machine over the (rare) quote characters that follows the ``csv`` module's
 rules (a quote opens a quoted field only at the start of a field; ``""``
@@ -34,9 +34,6 @@ multi-line record once): verified against the ``csv`` module by the tests.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import queue
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,18 +44,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .boundary import FastPathUnavailable, record_boundary
+from .blocks import record_blocks
+from .boundary import FastPathUnavailable
 from .layout import ColumnChunk, ColumnLayout, ReadLimits
 
 # Bounds memory: each block in flight costs several times its size (Arrow columns, trimmed
 # copies, the clean table). 3 MB with two cleaning threads stayed under the 4 MB single-thread
 # figure in peak RSS at 10M rows (docs/performance.md).
 FAST_BLOCK_BYTES = 3 << 20
-# Reads of FAST_BLOCK_BYTES kept ready ahead of the parser (about 12 MiB more in memory).
-READ_AHEAD_READS = 4
-# A block that finds no record boundary grows; beyond this the reference path takes over.
-MAX_PENDING_BYTES = 256 << 20
-_BOM = codecs.BOM_UTF8
 
 
 def fast_path_possible(encoding: str, delimiter: str) -> bool:
@@ -128,100 +121,6 @@ def _parse_block(data: bytes, names: list[str], delimiter: str, max_field_bytes:
     return ParsedBlock(columns, valid_numbers, ragged_numbers, records)
 
 
-def is_utf8(data: bytes) -> bool:
-    """Whether ``data.decode("utf-8")`` would succeed, checked by Arrow without making a ``str``.
-
-    Decoding a 3 MiB block only to check it took 3-4 ms of the main thread
-    (0.3 s for a 300 MB file with accented text); Arrow's check takes 0.6 ms.
-    """
-    text = pa.Array.from_buffers(
-        pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)]
-    )
-    try:
-        text.validate(full=True)
-    except pa.ArrowInvalid:
-        return False
-    return True
-
-
-def _reads_ahead(f, block_bytes: int, depth: int = READ_AHEAD_READS) -> Iterator[bytes]:
-    """``f.read(block_bytes)`` results in order, up to ``depth`` of them read ahead on a thread.
-
-    An object store's reader fetches tens of MiB at once: reading ahead lets
-    that wait overlap with the parsing of what came before (a local file
-    costs nothing more). Ends with b"" at the end of the file.
-    """
-    ready: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def read() -> None:
-        try:
-            while not stop.is_set():
-                block = f.read(block_bytes)
-                while not stop.is_set():
-                    try:
-                        ready.put(block, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if not block:
-                    return
-        except BaseException as error:  # handed to the reader, raised there
-            ready.put(error)
-
-    reader = threading.Thread(target=read, name="datatasker-read", daemon=True)
-    reader.start()
-    try:
-        while True:
-            block = ready.get()
-            if isinstance(block, BaseException):
-                raise block
-            yield block
-            if not block:
-                return
-    finally:
-        stop.set()
-        reader.join()
-
-
-def _blocks(path: Path, delimiter: int, block_bytes: int) -> Iterator[bytes]:
-    """The file's bytes (BOM dropped), in pieces of whole records, validated as UTF-8 and free of NUL bytes.
-
-    Checking for NUL here, in the one pass that reads the file, saves a whole
-    pass before it (a second download of the file from an object store).
-    """
-    # The reader thread stops (closing) before the file closes.
-    with path.open("rb") as f, contextlib.closing(_reads_ahead(f, block_bytes)) as reads:
-        pending = next(reads)
-        if pending.startswith(_BOM):
-            pending = pending[len(_BOM):]
-        at_eof = False
-        while True:
-            cut = record_boundary(pending, delimiter, at_eof)
-            if cut == 0 and not at_eof:
-                if len(pending) > MAX_PENDING_BYTES:
-                    raise FastPathUnavailable("no record boundary within the block limit")
-                more = next(reads, b"")
-                at_eof = not more
-                pending += more
-                continue
-            piece, pending = pending[:cut], pending[cut:]
-            if not at_eof:
-                more = next(reads, b"")
-                at_eof = not more
-                pending += more
-            if piece:
-                if piece.startswith(_BOM):  # Arrow would drop it; after the first it is data
-                    raise FastPathUnavailable("a record starts with a byte-order mark")
-                if b"\x00" in piece:  # the reference path finds and reports it, in SPEC order
-                    raise FastPathUnavailable("a NUL byte")
-                if not piece.isascii() and not is_utf8(piece):
-                    raise FastPathUnavailable("undecodable bytes")
-                yield piece
-            if at_eof and not pending:
-                return
-
-
 def parsed_blocks(
     path: Path,
     width: int,
@@ -238,7 +137,7 @@ def parsed_blocks(
     keeps the cores busy itself, and one more block in memory buys nothing.
     """
     names = [f"c{i}" for i in range(width)]
-    blocks = _blocks(path, ord(delimiter), block_bytes)
+    blocks = record_blocks(path, ord(delimiter), block_bytes)
     if not read_ahead:
         for piece in blocks:
             yield _parse_block(piece, names, delimiter, max_field_chars)
@@ -254,38 +153,77 @@ def parsed_blocks(
             yield ahead.result()
 
 
+def _block_chunks(
+    block: ParsedBlock, first_row: int, header: list[str] | None, chunk_records: int | None
+) -> Iterator[ColumnChunk]:
+    """A parsed block's data records as :class:`ColumnChunk` s, its first record numbered ``first_row``.
+
+    ``header`` is given for the file's first block, whose first record is
+    the header: the reference parser's reading of it must be Arrow's too.
+    ``chunk_records`` None gives one chunk for the block.
+    """
+    valid = block.valid_numbers + first_row
+    ragged = block.ragged_numbers + first_row
+    columns = block.columns
+    start = first_row
+    end = first_row + block.records
+    if header is not None:
+        if not len(valid) or valid[0] != first_row or [c[0].as_py() for c in columns] != header:
+            raise FastPathUnavailable("the header reads differently")
+        valid = valid[1:]
+        columns = [c.slice(1) for c in columns]
+        start += 1
+    # Chunks of chunk_records records, as the reference path makes them.
+    for lo in range(start, end, chunk_records or max(end - start, 1)):
+        hi = min(lo + (chunk_records or end), end)
+        a, b = np.searchsorted(valid, [lo, hi])
+        c, d = np.searchsorted(ragged, [lo, hi])
+        yield ColumnChunk(source_rows=valid[a:b], columns=[col.slice(a, b - a) for col in columns], ragged_rows=ragged[c:d])
+
+
+@dataclass(frozen=True)
+class UnparsedBlock:
+    """Whole records of the file, not parsed yet: parsing them is the work of a cleaning thread.
+
+    Which number the block's first record has depends on how many records
+    the blocks before it hold, known only once they are parsed. So
+    :meth:`parse` numbers the records from 0 at the block's first, and the
+    one who takes the blocks in file order adds the records of the blocks
+    before (:func:`~datatasker_pipeline.processing.cleaning.CleanedChunk.numbered_from`).
+    """
+
+    data: bytes
+    names: list[str]
+    delimiter: str
+    max_field_chars: int
+    header: list[str] | None  # the first block's: its first record is the header
+    chunk_records: int | None
+
+    def parse(self) -> tuple[int, list[ColumnChunk]]:
+        """The block's record count, and its data records numbered from 0 at the block's first record."""
+        block = _parse_block(self.data, self.names, self.delimiter, self.max_field_chars)
+        return block.records, list(_block_chunks(block, 0, self.header, self.chunk_records))
+
+
 def fast_chunks(
     path: Path, layout: ColumnLayout, header: list[str], delimiter: str, limits: ReadLimits,
-    chunk_records: int | None, block_bytes: int, read_ahead: bool,
-) -> Iterator[ColumnChunk]:
+    chunk_records: int | None, block_bytes: int, read_ahead: bool, parse_later: bool = False,
+) -> Iterator[ColumnChunk | UnparsedBlock]:
     """The file's data records as :class:`ColumnChunk` s, numbered as the reference numbers them.
 
     ``header`` is the reference parser's reading of the first record; Arrow
     must read it the same. ``chunk_records`` None gives one chunk per block.
+    With ``parse_later``, the blocks come unparsed (:class:`UnparsedBlock`),
+    for cleaning threads to parse beside their cleaning: on two cores,
+    parsing on the thread that cuts the blocks left a core idle on quoted files.
     """
     width = len(layout.names)
+    names = [f"c{i}" for i in range(width)]
+    if parse_later:
+        for i, piece in enumerate(record_blocks(path, ord(delimiter), block_bytes)):
+            yield UnparsedBlock(piece, names, delimiter, limits.max_field_chars, header if i == 0 else None, chunk_records)
+        return
     next_row = 0  # source_row of the block's first record; the header is record 0
     for block in parsed_blocks(path, width, delimiter, limits.max_field_chars, block_bytes, read_ahead):
-        valid = block.valid_numbers + next_row
-        ragged = block.ragged_numbers + next_row
-        columns = block.columns
-        start = next_row
+        yield from _block_chunks(block, next_row, header if next_row == 0 else None, chunk_records)
         next_row += block.records
-        if start == 0:
-            # The header: the reference parser's reading of it must be Arrow's too.
-            if not len(valid) or valid[0] != 0 or [c[0].as_py() for c in columns] != header:
-                raise FastPathUnavailable("the header reads differently")
-            valid = valid[1:]
-            columns = [c.slice(1) for c in columns]
-            start = 1
-        # Chunks of chunk_records records, as the reference path makes them
-        # (by default one chunk per block: the block size bounds memory).
-        for lo in range(start, next_row, chunk_records or max(next_row - start, 1)):
-            hi = min(lo + (chunk_records or next_row), next_row)
-            a, b = np.searchsorted(valid, [lo, hi])
-            c, d = np.searchsorted(ragged, [lo, hi])
-            yield ColumnChunk(
-                source_rows=valid[a:b],
-                columns=[col.slice(a, b - a) for col in columns],
-                ragged_rows=ragged[c:d],
-            )

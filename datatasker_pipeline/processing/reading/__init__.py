@@ -36,11 +36,6 @@ from .reference import (
     reference_records,
 )
 
-# With cleaning on worker threads, parsing ahead on one more thread pays when
-# parsing weighs more than cleaning: wide exports (measured: 21 columns 9 %
-# faster, 5 columns 4 % slower; docs/performance.md).
-PARSE_AHEAD_MIN_COLUMNS = 10
-
 __all__ = [
     "ColumnChunk",
     "ColumnLayout",
@@ -60,7 +55,7 @@ def open_sales_file(
     *,
     fast: bool = True,
     block_bytes: int = FAST_BLOCK_BYTES,
-    read_ahead: bool | None = True,
+    read_ahead: bool = True,
     parse_later: bool = False,
 ) -> tuple[ColumnLayout, Iterator[ColumnChunk | UnparsedBlock]]:
     """The file's column layout and its data records as column chunks.
@@ -72,8 +67,7 @@ def open_sales_file(
     wrote; whole-file failures are always reported by the reference reader.
     ``chunk_records`` None means DEFAULT_CHUNK_RECORDS on the reference path
     and one chunk per read block (``block_bytes`` of the file) on the fast
-    path, which parses one block ahead on a thread when ``read_ahead`` (None:
-    when the file has at least PARSE_AHEAD_MIN_COLUMNS columns). With
+    path, which parses one block ahead on a thread when ``read_ahead``. With
     ``parse_later`` the fast path gives its blocks unparsed instead
     (:class:`UnparsedBlock`), for the caller's threads to parse.
     """
@@ -97,8 +91,6 @@ def open_sales_file(
         raise FastPathUnavailable("header problems: the reference path reports them in SPEC order") from None
     if fill_missing_problems(layout, options):
         raise FastPathUnavailable("option problems: the reference path reports them")
-    if read_ahead is None:
-        read_ahead = len(layout.names) >= PARSE_AHEAD_MIN_COLUMNS
     return layout, fast_chunks(
         path, layout, header, options.delimiter, limits, chunk_records, block_bytes, read_ahead, parse_later
     )

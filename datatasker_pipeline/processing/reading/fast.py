@@ -123,20 +123,19 @@ def _parse_block(data: bytes, names: list[str], delimiter: str, max_field_bytes:
 
 def parsed_blocks(
     path: Path,
-    width: int,
+    names: list[str],
     delimiter: str,
     max_field_chars: int,
     block_bytes: int = FAST_BLOCK_BYTES,
     read_ahead: bool = True,
 ) -> Iterator[ParsedBlock]:
-    """Parsed blocks in file order; the first block's first record is the header.
+    """Parsed blocks in file order, one Arrow column per name; the first block's first record is the header.
 
     With ``read_ahead``, parsing runs one block ahead on a worker thread
     (Arrow releases the GIL), so it overlaps with a single-threaded caller's
     cleaning of the previous block. A caller that cleans on several threads
-    keeps the cores busy itself, and one more block in memory buys nothing.
+    takes the blocks unparsed instead (:class:`UnparsedBlock`).
     """
-    names = [f"c{i}" for i in range(width)]
     blocks = record_blocks(path, ord(delimiter), block_bytes)
     if not read_ahead:
         for piece in blocks:
@@ -217,13 +216,12 @@ def fast_chunks(
     for cleaning threads to parse beside their cleaning: on two cores,
     parsing on the thread that cuts the blocks left a core idle on quoted files.
     """
-    width = len(layout.names)
-    names = [f"c{i}" for i in range(width)]
+    names = [f"c{i}" for i in range(len(layout.names))]  # Arrow's column names; the layout names them
     if parse_later:
         for i, piece in enumerate(record_blocks(path, ord(delimiter), block_bytes)):
             yield UnparsedBlock(piece, names, delimiter, limits.max_field_chars, header if i == 0 else None, chunk_records)
         return
     next_row = 0  # source_row of the block's first record; the header is record 0
-    for block in parsed_blocks(path, width, delimiter, limits.max_field_chars, block_bytes, read_ahead):
+    for block in parsed_blocks(path, names, delimiter, limits.max_field_chars, block_bytes, read_ahead):
         yield from _block_chunks(block, next_row, header if next_row == 0 else None, chunk_records)
         next_row += block.records

@@ -30,6 +30,8 @@ from .dagster_internals import CheckRunHealthResult, DagsterUserCodeUnreachableE
 
 DEFAULT_HEARTBEAT_SECONDS = 2
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 10
+# Well under run monitoring's start timeout (300 s in deploy/), which fails a run that never started.
+DEFAULT_DATABASE_WAIT_SECONDS = 60
 
 
 class WarmCeleryRunLauncher(CeleryRunLauncher):
@@ -39,6 +41,7 @@ class WarmCeleryRunLauncher(CeleryRunLauncher):
         self,
         heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS,
         heartbeat_timeout_seconds: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+        database_wait_seconds: float = DEFAULT_DATABASE_WAIT_SECONDS,
         **celery_launcher_config,
     ):
         super().__init__(**celery_launcher_config)
@@ -49,11 +52,12 @@ class WarmCeleryRunLauncher(CeleryRunLauncher):
             )
         self.heartbeat_seconds = float(heartbeat_seconds)
         self.heartbeat_timeout_seconds = float(heartbeat_timeout_seconds)
+        self.database_wait_seconds = float(database_wait_seconds)
         self._redis = None
 
     @classmethod
     def config_type(cls):
-        """dagster-celery's settings plus the heartbeat's period and timeout."""
+        """dagster-celery's settings plus the heartbeat's period and timeout and the worker's database wait."""
         return {
             **CeleryRunLauncher.config_type(),
             "heartbeat_seconds": dg.Field(
@@ -63,6 +67,11 @@ class WarmCeleryRunLauncher(CeleryRunLauncher):
             "heartbeat_timeout_seconds": dg.Field(
                 float, is_required=False, default_value=float(DEFAULT_HEARTBEAT_TIMEOUT_SECONDS),
                 description="A heartbeat older than this means the worker died: the run fails.",
+            ),
+            "database_wait_seconds": dg.Field(
+                float, is_required=False, default_value=float(DEFAULT_DATABASE_WAIT_SECONDS),
+                description="How long a worker whose run's task arrives while the Dagster database does not "
+                "answer (a restart) keeps trying before it gives the run up to the start timeout.",
             ),
         }
 
@@ -120,7 +129,7 @@ class WarmCeleryRunLauncher(CeleryRunLauncher):
         state = self.celery.AsyncResult(task_id).state
         worker = liveness.claimed_by(self.redis, run_id) or "no worker"
         if state == "SUCCESS":
-            return CheckRunHealthResult(WorkerStatus.SUCCESS)
+            return self._health_of_a_returned_task(run_id, task_id, worker)
         if state == "FAILURE":
             return CheckRunHealthResult(WorkerStatus.FAILED, f"Celery task {task_id} failed on worker {worker}.")
         # A missed beat (Redis restarting) is not a death: look once more after two beats.
@@ -132,6 +141,24 @@ class WarmCeleryRunLauncher(CeleryRunLauncher):
             f"Celery worker {worker} stopped sending the heartbeat of this run for over "
             f"{self.heartbeat_timeout_seconds:g} s (task {task_id} {state}): the worker died "
             "(killed, out of memory, or its machine was lost).",
+        )
+
+    def _health_of_a_returned_task(self, run_id: str, task_id: str, worker: str) -> CheckRunHealthResult:
+        """The task returned: the run has ended, unless its last events never reached the database.
+
+        Read after the task's state, so a run that recorded its end just before
+        its task returned is seen finished. One that is still unfinished now
+        never will be: Dagster's monitor leaves a run whose worker reports
+        SUCCESS alone, so it would stay STARTED forever.
+        """
+        run = self._instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return CheckRunHealthResult(WorkerStatus.SUCCESS)
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"Celery task {task_id} returned on worker {worker}, but the run never recorded its end: "
+            "its last events could not be written (was the Dagster database unreachable?). "
+            "The worker's log has the error.",
         )
 
     def get_run_worker_debug_info(self, run: dg.DagsterRun, include_container_logs: bool | None = True) -> str | None:

@@ -7,6 +7,7 @@ import uuid
 
 import dagster as dg
 import pytest
+from dagster_celery.tags import DAGSTER_CELERY_TASK_ID_TAG
 
 from datatasker_pipeline.celery import liveness
 from datatasker_pipeline.celery.dagster_internals import WorkerStatus
@@ -51,3 +52,23 @@ def test_a_run_not_launched_through_celery_is_left_alone_by_monitoring():
     launcher = WarmCeleryRunLauncher(default_queue="dagster", broker="pyamqp://guest@127.0.0.1//", backend=REDIS_URL)
     health = launcher.check_run_worker_health(dg.DagsterRun(job_name="process_sales_file", run_id=uuid.uuid4().hex))
     assert health.status == WorkerStatus.RUNNING
+
+
+def test_a_run_whose_task_returned_without_recording_its_end_fails_and_a_finished_one_is_left_alone():
+    """A run's last events can fail to reach a restarting database while its task still returns normally."""
+    launcher = WarmCeleryRunLauncher(default_queue="dagster", broker="pyamqp://guest@127.0.0.1//", backend=REDIS_URL)
+    with dg.DagsterInstance.ephemeral() as instance:
+        launcher.register_instance(instance)
+        stranded, finished = (
+            instance.add_run(dg.DagsterRun(job_name="process_sales_file", run_id=uuid.uuid4().hex, status=status,
+                                           tags={DAGSTER_CELERY_TASK_ID_TAG: uuid.uuid4().hex}))
+            for status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.SUCCESS)
+        )
+        for run in (stranded, finished):  # as the worker leaves them: task returned, heartbeat gone
+            launcher.celery.backend.store_result(run.tags[DAGSTER_CELERY_TASK_ID_TAG], 1, "SUCCESS")
+            liveness.claim_run(liveness.redis_client(REDIS_URL), run.run_id, "datatasker-a@host")
+
+        health = launcher.check_run_worker_health(stranded)
+        assert health.status == WorkerStatus.FAILED
+        assert "datatasker-a@host" in health.msg and "never recorded its end" in health.msg
+        assert launcher.check_run_worker_health(finished).status == WorkerStatus.SUCCESS

@@ -27,7 +27,9 @@ reconnects -- the behaviour the webserver always had.
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
 import dagster as dg
 from dagster_postgres import DagsterPostgresStorage
@@ -36,6 +38,12 @@ from dagster_postgres import DagsterPostgresStorage
 NO_STATEMENT_TIMEOUT_MS = 0
 # A held connection is replaced after an hour, in case the server or a proxy drops idle ones.
 POOL_RECYCLE_SECONDS = 3600
+# While the database does not answer, a run's worker tries again after this, doubling up to the cap.
+FIRST_RETRY_PAUSE_SECONDS = 0.5
+MAX_RETRY_PAUSE_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
+
 # Beyond the held one, while threads query at once (the daemon's loops, a run's cancellation
 # watch); these are closed when returned. Past this a query waits for a connection.
 POOL_MAX_OVERFLOW = 20
@@ -59,6 +67,13 @@ class HeldConnectionsPostgresStorage(DagsterPostgresStorage):
         return storage
 
 
+def _first_cause(error: BaseException) -> str:
+    """The first line of the innermost error: dagster-postgres wraps the driver's in "too many retries"."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return (str(error).strip() or type(error).__name__).splitlines()[0]
+
+
 class ProcessInstance:
     """One worker process's instance, opened by its first run and kept for the next.
 
@@ -76,19 +91,46 @@ class ProcessInstance:
         self._instance: dg.DagsterInstance | None = None
         self._owner_pid: int | None = None
 
-    def for_run(self, run_id: str) -> dg.DagsterInstance:
-        """The instance, checked usable by reading the run's record; a new one when it is not."""
+    def for_run(self, run_id: str, wait_seconds: float = 0.0) -> dg.DagsterInstance:
+        """The instance, checked usable by reading the run's record; a new one when it is not.
+
+        While the database does not answer (a restart, a failover), tries again
+        for up to ``wait_seconds``: a run whose task arrives in that moment
+        starts late instead of being left STARTING until the run monitor's
+        start timeout fails it. The last error is raised after that.
+        """
+        deadline = time.monotonic() + wait_seconds
+        pause = FIRST_RETRY_PAUSE_SECONDS
+        while True:
+            try:
+                return self._checked_for(run_id)
+            except Exception as error:  # driver and SQLAlchemy errors differ by server and state
+                self.close()
+                if time.monotonic() + pause > deadline:
+                    raise
+                reason = _first_cause(error)
+                log.warning("run %s: the Dagster database does not answer (%s); trying again in %.1f s",
+                            run_id, reason, pause)
+                time.sleep(pause)
+                pause = min(2 * pause, MAX_RETRY_PAUSE_SECONDS)
+
+    def _checked_for(self, run_id: str) -> dg.DagsterInstance:
         if self._instance is not None and self._owner_pid == os.getpid():
             try:
                 self._instance.get_run_by_id(run_id)
                 return self._instance
-            except Exception:  # dead connections: driver and SQLAlchemy errors differ by server and state
+            except Exception:  # dead held connections: a new instance gets new ones
                 self.close()
         self._instance = dg.DagsterInstance.get()
         self._owner_pid = os.getpid()
+        self._instance.get_run_by_id(run_id)
         return self._instance
 
     def close(self) -> None:
-        if self._instance is not None and self._owner_pid == os.getpid():
-            self._instance.dispose()
+        instance, owned = self._instance, self._owner_pid == os.getpid()
         self._instance = self._owner_pid = None
+        if instance is not None and owned:
+            try:
+                instance.dispose()
+            except Exception:  # disposing of dead connections may fail too; they are gone either way
+                log.debug("disposing of the old instance failed", exc_info=True)

@@ -7,6 +7,7 @@ which counts every session to the database once it ends).
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 import uuid
 
@@ -71,6 +72,41 @@ def test_an_instance_whose_connections_died_is_replaced_by_a_working_one(pg_env)
     second = held.for_run("no-run-yet")
     assert second is not first
     assert drop_and_run(second, pg_env["data_dir"])
+    held.close()
+
+
+def test_a_run_arriving_while_the_database_refuses_connections_waits_for_it(pg_env):
+    held = ProcessInstance()
+    first = held.for_run("no-run-yet")
+    got = {}
+    worker = threading.Thread(target=lambda: got.update(instance=held.for_run("no-run-yet", wait_seconds=60)))
+    with pgh.connections_refused(pg_env["db_name"]):
+        refused_at = time.monotonic()
+        worker.start()
+        time.sleep(3)
+        assert worker.is_alive() and not got  # still trying, not failed
+    worker.join(timeout=60)
+    assert time.monotonic() - refused_at >= 3
+    assert got["instance"] is not first
+    assert drop_and_run(got["instance"], pg_env["data_dir"])
+    held.close()
+
+
+def test_a_database_that_stays_away_longer_than_the_wait_raises_its_error(pg_env):
+    held = ProcessInstance()
+    held.for_run("no-run-yet")
+    with pgh.connections_refused(pg_env["db_name"]):
+        started = time.monotonic()
+        with pytest.raises(Exception) as raised:
+            held.for_run("no-run-yet", wait_seconds=2)
+        assert time.monotonic() - started < 20  # dagster-postgres's own retries (about 6 s), then one more try at most
+    causes = []
+    error = raised.value
+    while error is not None:
+        causes.append(str(error))
+        error = error.__cause__
+    assert any("not currently accepting connections" in cause for cause in causes), causes
+    assert held.for_run("no-run-yet") is not None  # and it works again once the database answers
     held.close()
 
 

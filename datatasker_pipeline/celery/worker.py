@@ -50,6 +50,7 @@ def build_worker_app() -> Celery:
     warm_instance = ProcessInstance()
     backend_url = launcher.backend
     beat, timeout = launcher.heartbeat_seconds, launcher.heartbeat_timeout_seconds
+    database_wait = launcher.database_wait_seconds
 
     # shared=False: a shared task would be registered on every app under the same name.
     @app.task(bind=True, name=TASK_EXECUTE_JOB_NAME, track_started=True, shared=False)
@@ -65,7 +66,7 @@ def build_worker_app() -> Celery:
         previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
         try:
             with liveness.RunHeartbeat(client, run_id, worker, interval=beat, ttl=timeout):
-                instance = warm_instance.for_run(run_id)
+                instance = warm_instance.for_run(run_id, wait_seconds=database_wait)
                 return execute_launched_run(instance, execute_job_args_packed)
         finally:
             signal.signal(signal.SIGTERM, previous)

@@ -122,3 +122,23 @@ def restart_local_server() -> bool:
     version = sorted(p.name for p in clusters.iterdir())[-1]
     subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, timeout=120)
     return True
+
+
+@contextlib.contextmanager
+def connections_refused(db_name: str) -> Iterator[None]:
+    """While inside, the server refuses every new connection to ``db_name`` and has ended the open ones.
+
+    What clients of that database see while a server restarts or fails over,
+    on a server shared with other databases (``ALLOW_CONNECTIONS``; it binds
+    superusers too).
+    """
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{db_name}" WITH ALLOW_CONNECTIONS false')
+        drop_every_connection(db_name)
+        yield
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'ALTER DATABASE "{db_name}" WITH ALLOW_CONNECTIONS true')
+        conn.close()

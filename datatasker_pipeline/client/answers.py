@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
@@ -227,6 +228,9 @@ def summary_rows(run: Mapping[str, Any]) -> tuple[list[str], list[dict[str, Any]
 
 def read_summary_csv(path: str) -> tuple[list[str], list[dict[str, Any]]]:
     """The whole region_summary.csv, numbers parsed (it may hold more regions than the metadata table)."""
+    # A region name can be longer than the csv module's default field limit (128 KiB); no field is
+    # longer than the file.
+    csv.field_size_limit(max(csv.field_size_limit(), os.path.getsize(path)))
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         columns = list(reader.fieldnames or [])

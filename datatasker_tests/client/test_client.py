@@ -445,3 +445,17 @@ def test_a_file_run_row_says_when_and_by_which_run_a_file_was_processed():
     row = file_run_row(run)
     assert (row["run_id"], row["status"], row["origin"], row["partition"]) == ("r9", "SUCCESS", "sensor", "sales.csv")
     assert row["ended_at"] == c.format_time(60.0) and row["sha256"] == "ab" * 32
+
+
+def test_the_summary_csv_reads_a_region_name_longer_than_the_csv_modules_field_limit(tmp_path):
+    long_region = "north " * 40_000  # 240,000 characters; the csv module's default limit is 131,072
+    summary = tmp_path / "region_summary.csv"
+    summary.write_text(
+        ",".join(v.SUMMARY_COLUMNS) + "\n"
+        f'"{long_region}",2,30.0,15.0,4.0,0.1\n'
+        "south,1,5.0,5.0,1.0,0.0\n",
+        encoding="utf-8",
+    )
+    columns, rows = c.read_summary_csv(str(summary))
+    assert columns[:2] == ["region", "row_count"]
+    assert [(r["region"], r["row_count"], r["revenue_sum"]) for r in rows] == [(long_region, 2, 30.0), ("south", 1, 5.0)]

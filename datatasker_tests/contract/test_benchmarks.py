@@ -118,6 +118,17 @@ def test_run_compare_outputs_spots_a_difference(tmp_path: Path) -> None:
     assert diffs and "rejected_rows" in diffs[0]
 
 
+def test_run_compare_outputs_finds_two_header_only_files_outputs_equal(tmp_path: Path) -> None:
+    from benchmarks.duckdb_job import run
+    from benchmarks.run import compare_outputs
+
+    src = tmp_path / "sales.csv"
+    generate(0, 3, str(src))
+    a = run(str(src), str(tmp_path / "a"), threads=1)["outputs"]
+    b = run(str(src), str(tmp_path / "b"), threads=1)["outputs"]
+    assert compare_outputs(a, b) == []
+
+
 # Every shape the generator makes, with its knobs turned, must be read the same
 # way by the oracle, the pipeline and the DuckDB baseline (issue 13).
 SHAPE_CASES = [

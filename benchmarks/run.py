@@ -62,6 +62,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_PIPELINE = "uv run --no-sync datatasker process {file} --json"
 DEFAULT_DUCKDB = "uv run --no-sync python -m benchmarks.duckdb_job {file} --out-dir {out}"
 OUTPUT_KEYS = ("region_summary", "anomalies", "rejected_rows", "cleaned")
+# --deployed: the pipeline's environment made as the Dockerfile makes it.
+DEPLOYED_VENV = WORK / "deployed-venv"
 
 
 # ---------------------------------------------------------------- machine facts
@@ -251,6 +253,20 @@ def parse_result(stdout: str) -> dict | None:
 
 
 BYTECODE_CACHE = WORK / "pycache"
+
+
+def deployed_pipeline_cmd() -> str:
+    """``datatasker process`` from an environment without the dev tools, as the Docker image has it.
+
+    The Dockerfile installs with ``uv sync --no-dev`` and runs ``datatasker``
+    directly. The dev environment holds hypothesis, which pandera imports on
+    its first validation of a run whenever it is installed (about 0.1 s a run
+    here); a deployment never pays that.
+    """
+    env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(DEPLOYED_VENV))
+    env.pop("VIRTUAL_ENV", None)
+    subprocess.run(["uv", "sync", "--locked", "--no-dev", "--quiet"], cwd=ROOT, env=env, check=True)
+    return f"{shlex.quote(str(DEPLOYED_VENV / 'bin' / 'datatasker'))} process {{file}} --json"
 
 
 def instance_home(folder: Path) -> Path:
@@ -458,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
                          "PYTHONDONTWRITEBYTECODE unset), warmed by one unmeasured run each on the "
                          "header-only file; without it, an environment with PYTHONDONTWRITEBYTECODE=1 "
                          "compiles every imported module on every run")
+    ap.add_argument("--deployed", action="store_true",
+                    help="run the pipeline from benchmarks/work/deployed-venv, made as the Dockerfile makes its "
+                         "environment (uv sync --locked --no-dev; no dev tools) instead of the dev .venv")
     from benchmarks.generate import add_knob_flags, knobs_of
     from benchmarks.shapes import WIDE_OPTIONS
 
@@ -471,7 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     options = WIDE_OPTIONS if a.shape == "wide" else None
     file = data_file(a.rows, a.seed, a.crlf, a.shape, knobs)
     (WORK / "runs").mkdir(parents=True, exist_ok=True)
-    tools = {"pipeline": a.pipeline_cmd, "duckdb": a.duckdb_cmd}
+    if a.deployed and a.pipeline_cmd != DEFAULT_PIPELINE:
+        ap.error("--deployed and --pipeline-cmd both name the pipeline's command: give one")
+    tools = {"pipeline": deployed_pipeline_cmd() if a.deployed else a.pipeline_cmd, "duckdb": a.duckdb_cmd}
     if a.only:
         tools = {a.only: tools[a.only]}
     runs: dict[str, list[dict]] = {t: [] for t in tools}
@@ -548,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         "outputs_differences": verify,
         "commands": tools,
         "bytecode_cache": a.bytecode_cache,
+        "deployed": a.deployed,
         "fresh_instance": a.fresh_instance,
         "env_PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
         "runs": runs,
@@ -565,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{facts['mem_total_gb']} GB RAM, load {facts['loadavg_at_start'][0]:.2f}; "
               f"bytecode cache {'on' if a.bytecode_cache else 'off'} "
               f"(PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE')}); "
-              f"{'a new DAGSTER_HOME per run' if a.fresh_instance else 'one DAGSTER_HOME for all runs'}")
+              f"{'a new DAGSTER_HOME per run' if a.fresh_instance else 'one DAGSTER_HOME for all runs'}; "
+              f"pipeline from {'the deployed (no-dev) environment' if a.deployed else 'the command given'}")
     if home is not None:
         shutil.rmtree(home, ignore_errors=True)
     if a.json:

@@ -191,3 +191,17 @@ def test_run_cache_names_the_shape_and_knobs() -> None:
 
     assert shape_tag("narrow", Knobs()) == ""
     assert shape_tag("wide", Knobs(text_len=40)) == "_wide_text_len40"
+
+
+def test_the_deployed_environment_has_the_pipeline_and_no_dev_tools() -> None:
+    """--deployed runs ``datatasker`` from an environment made as the Dockerfile's (``uv sync --no-dev``)."""
+    from benchmarks.run import DEPLOYED_VENV, deployed_pipeline_cmd
+
+    cmd = deployed_pipeline_cmd()
+    assert cmd.startswith(str(DEPLOYED_VENV / "bin" / "datatasker"))
+    python = DEPLOYED_VENV / "bin" / "python"
+    has = subprocess.run(
+        [str(python), "-c", "import importlib.util as u; print(bool(u.find_spec('hypothesis')), bool(u.find_spec('datatasker_pipeline')))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert has == ["False", "True"]

@@ -102,14 +102,21 @@ def test_duckdb_job_agrees_with_spec_oracle(tmp_path: Path) -> None:
     assert res["rows_rejected"] == oracle.rows_rejected
 
 
-def test_run_compare_outputs_spots_a_difference(tmp_path: Path) -> None:
+def _two_duckdb_runs(tmp_path: Path, rows: int) -> tuple[dict, dict]:
+    """The DuckDB baseline's outputs for the same generated file, twice."""
     from benchmarks.duckdb_job import run
-    from benchmarks.run import compare_outputs
 
     src = tmp_path / "sales.csv"
-    generate(500, 3, str(src))
+    generate(rows, 3, str(src))
     a = run(str(src), str(tmp_path / "a"), threads=1)["outputs"]
     b = run(str(src), str(tmp_path / "b"), threads=1)["outputs"]
+    return a, b
+
+
+def test_run_compare_outputs_spots_a_difference(tmp_path: Path) -> None:
+    from benchmarks.run import compare_outputs
+
+    a, b = _two_duckdb_runs(tmp_path, 500)
     assert compare_outputs(a, b) == []
     rejected = Path(b["rejected_rows"])
     lines = rejected.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -119,13 +126,9 @@ def test_run_compare_outputs_spots_a_difference(tmp_path: Path) -> None:
 
 
 def test_run_compare_outputs_finds_two_header_only_files_outputs_equal(tmp_path: Path) -> None:
-    from benchmarks.duckdb_job import run
     from benchmarks.run import compare_outputs
 
-    src = tmp_path / "sales.csv"
-    generate(0, 3, str(src))
-    a = run(str(src), str(tmp_path / "a"), threads=1)["outputs"]
-    b = run(str(src), str(tmp_path / "b"), threads=1)["outputs"]
+    a, b = _two_duckdb_runs(tmp_path, 0)
     assert compare_outputs(a, b) == []
 
 

@@ -12,6 +12,7 @@ import pytest
 from datatasker_pipeline.definitions import defs
 from datatasker_pipeline.defs.resources import DataRoot
 from datatasker_pipeline.defs.sales.assets import sales_assets
+from datatasker_pipeline.defs.sales.handoff import MATERIALIZATIONS_PER_PAGE, materialization_for_run
 from datatasker_pipeline.defs.sales.outcomes import failure_message
 from datatasker_pipeline.processing.intake import sha256_of
 from datatasker_pipeline.processing.raw_copies import copy_raw_file
@@ -21,6 +22,7 @@ from datatasker_pipeline.vocabulary import (
     ORIGIN_SENSOR,
     ORIGIN_TAG,
     PARENT_RUN_TAG,
+    RAW_ASSET,
     SHA256_TAG,
     SIZE_TAG,
 )
@@ -164,6 +166,32 @@ def test_steps_hand_over_through_the_data_root_not_dagster_storage(instance, dat
         data_root.root / "outputs" / first.run_id / "anomalies.csv"
     ).read_text()
     assert metadata(again, "anomaly_report")["anomalies"] == metadata(first, "anomaly_report")["anomalies"] >= 1
+
+
+def test_a_step_finds_its_own_runs_upstream_materialization_however_many_of_the_partition_follow(
+    instance, data_root
+):
+    key = drop(data_root)
+    first = materialize(instance, data_root, key, selection=[RAW_ASSET])
+    for _ in range(3 * MATERIALIZATIONS_PER_PAGE):  # other runs of the partition, overlapping this one
+        instance.report_runless_asset_event(dg.AssetMaterialization(RAW_ASSET, partition=key))
+    assert materialization_for_run(instance, dg.AssetKey(RAW_ASSET), key, first.run_id).run_id == first.run_id
+
+
+def test_a_run_without_its_own_upstream_materialization_gets_the_partitions_latest(instance, data_root):
+    key = drop(data_root)
+    materialize(instance, data_root, key, selection=[RAW_ASSET])
+    for _ in range(3 * MATERIALIZATIONS_PER_PAGE):
+        instance.report_runless_asset_event(dg.AssetMaterialization(RAW_ASSET, partition=key))
+    latest = instance.fetch_materializations(dg.AssetKey(RAW_ASSET), limit=1).records[0]
+
+    @dg.asset
+    def unrelated() -> None: ...
+
+    other = dg.materialize([unrelated], instance=instance)
+    found = materialization_for_run(instance, dg.AssetKey(RAW_ASSET), key, other.run_id)
+    assert found.storage_id == latest.storage_id
+    assert materialization_for_run(instance, dg.AssetKey(RAW_ASSET), "never-dropped.csv", other.run_id) is None
 
 
 def test_a_downstream_step_alone_with_no_cleaning_yet_fails_saying_what_to_do(instance, data_root):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import dagster as dg
 
@@ -28,25 +28,59 @@ from ...vocabulary import CLEANED_FILE
 from ..resources import DataRoot
 from .failures import fail_for_people, failures_for_people
 
-# Materializations of one partition looked at for this run's own (several runs of a partition can overlap).
-RECENT_MATERIALIZATIONS = 20
+# A run's own materialization is looked for among those stored since the run was created, less this
+# margin: an event's time comes from the clock of the machine that ran the step, the run's creation
+# time from the database's.
+CLOCK_SKEW_MARGIN_SECONDS = 600
+# Materializations read per query while looking (several runs of a partition can overlap).
+MATERIALIZATIONS_PER_PAGE = 20
 
 
 def upstream_materialization(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -> dg.EventLogRecord:
     """This run's materialization of ``asset_key`` for the partition, else the partition's latest one."""
-    records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[context.partition_key]),
-        limit=RECENT_MATERIALIZATIONS,
-    ).records
-    for record in records:
-        if record.run_id == context.run.run_id:
-            return record
-    if not records:
+    record = materialization_for_run(context.instance, asset_key, context.partition_key, context.run.run_id)
+    if record is None:
         raise fail_for_people(
             f"{asset_key.to_user_string()} has no materialization for partition {context.partition_key!r}: "
             "materialize it first (or the whole job)"
         )
-    return records[0]
+    return record
+
+
+def materialization_for_run(
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, partition_key: str, run_id: str
+) -> dg.EventLogRecord | None:
+    """``run_id``'s materialization of ``asset_key`` for the partition, else the partition's latest one.
+
+    Nearly always the run's own is among the partition's newest few. When
+    more runs of the partition overlap, it is searched for page by page among
+    the materializations since the run was created: a step reads its own
+    run's however many overlap, and the cost does not grow with the
+    partition's history.
+    """
+    partition = dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key])
+    newest = instance.fetch_materializations(partition, limit=MATERIALIZATIONS_PER_PAGE)
+    own = _record_of(newest.records, run_id)
+    if own is not None or not newest.has_more:
+        return own or (newest.records[0] if newest.records else None)
+    run = instance.get_run_record_by_id(run_id)
+    if run is not None:
+        since = run.create_timestamp.timestamp() - CLOCK_SKEW_MARGIN_SECONDS
+        recent = dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition_key], after_timestamp=since)
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(recent, limit=MATERIALIZATIONS_PER_PAGE, cursor=cursor)
+            own = _record_of(page.records, run_id)
+            if own is not None:
+                return own
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return newest.records[0]
+
+
+def _record_of(records: Sequence[dg.EventLogRecord], run_id: str) -> dg.EventLogRecord | None:
+    return next((record for record in records if record.run_id == run_id), None)
 
 
 def _metadata(record: dg.EventLogRecord) -> dict[str, Any]:

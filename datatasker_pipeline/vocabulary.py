@@ -170,3 +170,5 @@ CELERY_WORKER_PREFIX = "datatasker"
 # and "worker W took this run" (set once: a redelivered message never runs it twice).
 RUN_HEARTBEAT_KEY_PREFIX = "datatasker:run-heartbeat:"
 RUN_CLAIM_KEY_PREFIX = "datatasker:run-claim:"
+# Written by the launcher's terminate: "this run was asked to stop" (the worker's heartbeat reads it).
+RUN_TERMINATE_KEY_PREFIX = "datatasker:run-terminate:"

@@ -103,6 +103,9 @@ class WarmCeleryRunLauncher(CeleryRunLauncher):
         self._instance.report_run_canceling(run)
         result = self.celery.AsyncResult(run.tags[DAGSTER_CELERY_TASK_ID_TAG])
         worker = liveness.claimed_by(self.redis, run_id)
+        if worker is not None:
+            # Read by the run's heartbeat: it interrupts the run again if this SIGTERM is lost.
+            liveness.request_termination(self.redis, run_id)
         result.revoke(terminate=worker is not None, signal="SIGTERM")
         if worker is None:
             # No worker took it: revoked, it will never start, so nobody else would end the run.

@@ -10,6 +10,7 @@ storage holds its database connections); the heartbeat thread is made per run.
 
 from __future__ import annotations
 
+import os
 import signal
 
 from celery import Celery
@@ -42,6 +43,11 @@ def _interrupt_on_sigterm(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}: run terminated")
 
 
+def interrupt_the_run_again() -> None:
+    """The revoke's SIGTERM once more, to this process (its main thread runs the run)."""
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def build_worker_app() -> Celery:
     """The worker's Celery app: dagster-celery's queues and routes, our ``execute_job``."""
     launcher = launcher_settings()
@@ -65,7 +71,7 @@ def build_worker_app() -> Celery:
             return f"run {run_id} was already taken by {other}; not run twice"
         previous = signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
         try:
-            with liveness.RunHeartbeat(client, run_id, worker, interval=beat, ttl=timeout):
+            with liveness.RunHeartbeat(client, run_id, worker, interval=beat, ttl=timeout, interrupt=interrupt_the_run_again):
                 instance = warm_instance.for_run(run_id, wait_seconds=database_wait)
                 return execute_launched_run(instance, execute_job_args_packed)
         finally:

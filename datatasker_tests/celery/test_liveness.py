@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
 import uuid
 
@@ -13,7 +16,7 @@ from datatasker_pipeline.celery import liveness
 from datatasker_pipeline.celery.dagster_internals import WorkerStatus
 from datatasker_pipeline.celery.launcher import WarmCeleryRunLauncher
 from datatasker_pipeline.testing.services import REDIS_URL
-from datatasker_pipeline.vocabulary import RUN_HEARTBEAT_KEY_PREFIX
+from datatasker_pipeline.vocabulary import RUN_HEARTBEAT_KEY_PREFIX, RUN_TERMINATE_KEY_PREFIX
 
 pytestmark = pytest.mark.celery
 
@@ -41,6 +44,27 @@ def test_the_heartbeat_lives_while_the_run_does_and_lapses_when_its_process_stop
     client.set(RUN_HEARTBEAT_KEY_PREFIX + run_id, "datatasker-a@host", px=300)
     time.sleep(0.5)
     assert liveness.heartbeat_worker(client, run_id) is None
+
+
+def test_a_run_asked_to_stop_that_goes_on_is_interrupted_again_until_it_ends(client):
+    """Celery's one SIGTERM can be lost (Dagster's interrupt raised inside a weakref callback)."""
+    run_id = f"test-{uuid.uuid4().hex}"
+    interrupts: list[float] = []
+    with liveness.RunHeartbeat(
+        client, run_id, "datatasker-a@host", interval=0.05, ttl=1.0,
+        interrupt=lambda: interrupts.append(time.monotonic()), interrupt_again_after=0.3,
+    ):
+        time.sleep(0.5)
+        assert interrupts == []  # nobody asked it to stop
+        asked = time.monotonic()
+        liveness.request_termination(client, run_id)
+        time.sleep(1.25)
+    sent = len(interrupts)
+    assert interrupts[0] - asked >= 0.3  # the revoke's own SIGTERM is given its chance first
+    assert 2 <= sent <= 5  # then again every 0.3 s while the run goes on
+    assert client.exists(RUN_TERMINATE_KEY_PREFIX + run_id) == 0  # the ended run removes the request
+    time.sleep(0.4)
+    assert len(interrupts) == sent  # and is not interrupted after it ended
 
 
 def test_the_launcher_needs_a_redis_backend():
@@ -72,3 +96,37 @@ def test_a_run_whose_task_returned_without_recording_its_end_fails_and_a_finishe
         assert health.status == WorkerStatus.FAILED
         assert "datatasker-a@host" in health.msg and "never recorded its end" in health.msg
         assert launcher.check_run_worker_health(finished).status == WorkerStatus.SUCCESS
+
+
+def test_a_worker_process_whose_first_interrupt_was_swallowed_is_interrupted_again(client):
+    """The worker's own re-interrupt (a real SIGTERM to itself), in a process that loses the first one."""
+    run_id = f"test-{uuid.uuid4().hex}"
+    liveness.request_termination(client, run_id)
+    script = textwrap.dedent(f"""
+        import signal, time
+        from datatasker_pipeline.celery import liveness
+        from datatasker_pipeline.celery.worker import interrupt_the_run_again
+
+        def interrupted(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupted)
+        client = liveness.redis_client({REDIS_URL!r})
+        heartbeat = liveness.RunHeartbeat(client, {run_id!r}, "datatasker-a@host", interval=0.05, ttl=1.0,
+                                          interrupt=interrupt_the_run_again, interrupt_again_after=0.2)
+        interrupts = 0
+        with heartbeat:
+            started = time.monotonic()
+            while time.monotonic() - started < 20:
+                try:
+                    time.sleep(0.01)
+                except KeyboardInterrupt:
+                    interrupts += 1  # the first is lost, as inside a weakref callback
+                    if interrupts == 2:
+                        break
+        print(interrupts)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2"]
+

@@ -110,9 +110,17 @@ class CsvTableWriter:
     ``csv`` writer quotes a ``\n`` (the line terminator) but not a bare ``\r``,
     which a reader then takes for the end of the record: a row (or header)
     with such a cell is written with every field quoted, so it reads back as written.
+
+    Formatting costs per call as much as per row (a few pandas calls per
+    column), so a writer given ``batch_rows`` holds small frames until that
+    many rows, or ``batch_bytes`` of them, wait and formats them as one.
+    ``close`` writes what waits; ``abandon`` (the file will be thrown away) does not.
     """
 
-    def __init__(self, path: Path, header: Sequence[str], integer_columns=(), number_columns=()):
+    def __init__(
+        self, path: Path, header: Sequence[str], integer_columns=(), number_columns=(),
+        *, batch_rows: int = 0, batch_bytes: int = 0,
+    ):
         self._file = path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._file, lineterminator="\n")
         self._quoting_all = csv.writer(self._file, lineterminator="\n", quoting=csv.QUOTE_ALL)
@@ -121,24 +129,54 @@ class CsvTableWriter:
         self._header = list(header)
         self._integers = tuple(integer_columns)
         self._numbers = tuple(number_columns)
+        self._batch_rows, self._batch_bytes = batch_rows, batch_bytes
+        self._waiting: list[pd.DataFrame] = []
+        self._waiting_rows = self._waiting_bytes = 0
 
     def write(self, frame: pd.DataFrame) -> None:
-        if len(frame):
-            # Whole columns to Python lists (one C call each), not rows through pandas:
-            # itertuples over Arrow-backed text cost a Python call per cell.
-            columns, carriage_returns = format_columns(frame[self._header], self._integers, self._numbers)
-            if not carriage_returns.any():
-                self._writer.writerows(zip(*columns))
-                return
-            rows = list(zip(*columns))
-            start = 0
-            for quoted in np.flatnonzero(carriage_returns):
-                self._writer.writerows(rows[start:quoted])
-                self._quoting_all.writerow(rows[quoted])
-                start = quoted + 1
-            self._writer.writerows(rows[start:])
+        if not len(frame):
+            return
+        if not self._batch_rows:
+            self._write_now(frame)
+            return
+        self._waiting.append(frame)
+        self._waiting_rows += len(frame)
+        if self._batch_bytes:
+            self._waiting_bytes += int(frame.memory_usage(index=False, deep=True).sum())
+        if self._waiting_rows >= self._batch_rows or (self._batch_bytes and self._waiting_bytes >= self._batch_bytes):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the rows waiting in the batch."""
+        if self._waiting:
+            waiting = self._waiting
+            self._waiting, self._waiting_rows, self._waiting_bytes = [], 0, 0
+            self._write_now(pd.concat(waiting, ignore_index=True) if len(waiting) > 1 else waiting[0])
+
+    def _write_now(self, frame: pd.DataFrame) -> None:
+        # Whole columns to Python lists (one C call each), not rows through pandas:
+        # itertuples over Arrow-backed text cost a Python call per cell.
+        columns, carriage_returns = format_columns(frame[self._header], self._integers, self._numbers)
+        if not carriage_returns.any():
+            self._writer.writerows(zip(*columns))
+            return
+        rows = list(zip(*columns))
+        start = 0
+        for quoted in np.flatnonzero(carriage_returns):
+            self._writer.writerows(rows[start:quoted])
+            self._quoting_all.writerow(rows[quoted])
+            start = quoted + 1
+        self._writer.writerows(rows[start:])
 
     def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._file.close()
+
+    def abandon(self) -> None:
+        """Close without writing what waits: the file is being discarded."""
+        self._waiting = []
         self._file.close()
 
 

@@ -43,6 +43,10 @@ from .validation import BatchedValidation
 ProgressCallback = Callable[[int, float], None]
 # Progress goes to the run's event log (a database write each): at most this often.
 PROGRESS_EVERY_SECONDS = 1.0
+# Rejected rows are written a batch of many chunks at a time (formatting costs per call): at most this
+# many rows or bytes of them wait, so memory stays flat when most of a file is rejected.
+REJECTED_WRITE_ROWS = 20_000
+REJECTED_WRITE_BYTES = 8 << 20
 
 
 @dataclass
@@ -173,7 +177,10 @@ def _clean_file_once(
         # Encoding and compressing the parquet lets go of the GIL: on its own thread it overlaps
         # with this thread's block cutting (and parsing, with one cleaning thread).
         cleaned_writer = WriterThread(ParquetTableWriter(cleaned_tmp, schema), name="datatasker-write-cleaned")
-        rejected_writer = CsvTableWriter(rejected_tmp, REJECTED_COLUMNS, integer_columns=(SOURCE_ROW,))
+        rejected_writer = CsvTableWriter(
+            rejected_tmp, REJECTED_COLUMNS, integer_columns=(SOURCE_ROW,),
+            batch_rows=REJECTED_WRITE_ROWS, batch_bytes=REJECTED_WRITE_BYTES,
+        )
         try:
             first_row = 0  # of the next unparsed block
             for records, results in map_in_order(clean_and_reduce, chunks, threads):
@@ -196,13 +203,13 @@ def _clean_file_once(
                 on_progress(rows_clean + sum(reasons.values()), time.monotonic() - started)
             # Before either file is placed: a row that fails its model never reaches one.
             rows_validated = validation.finish()
+            rejected_writer.close()  # writes the last batch
             cleaned_writer.close()  # raises an error of the parquet writing, before the file is placed
         except BaseException:
             candidates.abandon()
             cleaned_writer.abandon()
+            rejected_writer.abandon()
             raise
-        finally:
-            rejected_writer.close()
     basis = candidates.finish()
     region_totals.save(out_dir)
     rows_rejected = sum(reasons.values())

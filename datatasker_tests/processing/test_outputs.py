@@ -13,6 +13,7 @@ import pytest
 from datatasker_pipeline.processing import outputs
 from datatasker_pipeline.processing.files import atomic_path
 from datatasker_pipeline.processing.outputs import (
+    CsvTableWriter,
     ParquetTableWriter,
     cleaned_arrow_schema,
     format_float,
@@ -90,6 +91,71 @@ def test_a_bare_carriage_return_in_a_cell_reads_back_as_written(tmp_path):
                                        ["3", "a,b", "3.0"]]
     header = write_csv(tmp_path / "h.csv", pd.DataFrame({"a\rb": pd.Series(["x"], dtype="str")}))
     assert header.read_bytes() == b'"a\rb"\nx\n'
+
+
+def rejected_like(first_row: int, values: list[str]) -> pd.DataFrame:
+    rows = len(values)
+    return pd.DataFrame({
+        "source_row": list(range(first_row, first_row + rows)),
+        "reason": pd.Series(["not_a_number"] * rows, dtype="str"),
+        "value": pd.Series(values, dtype="str"),
+    })
+
+
+HEADER = ["source_row", "reason", "value"]
+
+
+@pytest.fixture
+def formatted_rows(monkeypatch) -> list[int]:
+    """The number of rows of each formatting call (one per batch written)."""
+    calls: list[int] = []
+    real = outputs.format_columns
+
+    def counting(frame, *args):
+        calls.append(len(frame))
+        return real(frame, *args)
+
+    monkeypatch.setattr(outputs, "format_columns", counting)
+    return calls
+
+
+def test_a_batching_writer_writes_the_same_bytes_as_one_writing_each_frame(tmp_path, formatted_rows):
+    frames = [rejected_like(2, ["x", "=1"]), rejected_like(4, []), rejected_like(4, ["c\rr", "a,b", "ok"]),
+              rejected_like(7, ["-", "y"])]
+    each = CsvTableWriter(tmp_path / "each.csv", HEADER, ("source_row",))
+    for frame in frames:
+        each.write(frame)
+    each.close()
+    assert formatted_rows == [2, 3, 2]
+    batched = CsvTableWriter(tmp_path / "batched.csv", HEADER, ("source_row",), batch_rows=4)
+    for frame in frames:
+        batched.write(frame)
+    assert formatted_rows[3:] == [5]  # the third frame filled the batch
+    batched.close()
+    assert formatted_rows[3:] == [5, 2]  # the rest, at close
+    assert (tmp_path / "batched.csv").read_bytes() == (tmp_path / "each.csv").read_bytes()
+    assert (tmp_path / "each.csv").read_bytes() == (
+        b"source_row,reason,value\n2,not_a_number,x\n3,not_a_number,'=1\n"
+        b'"4","not_a_number","c\rr"\n5,not_a_number,"a,b"\n6,not_a_number,ok\n7,not_a_number,\'-\n8,not_a_number,y\n'
+    )
+
+
+def test_a_batching_writer_holds_at_most_its_bytes_of_rows(tmp_path, formatted_rows):
+    writer = CsvTableWriter(tmp_path / "t.csv", HEADER, batch_rows=1_000_000, batch_bytes=100_000)
+    writer.write(rejected_like(1, ["long text " * 2_000]))  # about 20 KB of text waits
+    assert formatted_rows == []
+    writer.write(rejected_like(2, ["long text " * 10_000]))  # past 100 KB: written
+    assert formatted_rows == [2]
+    writer.close()
+    assert formatted_rows == [2]
+    assert (tmp_path / "t.csv").read_text().count("\n") == 3
+
+
+def test_an_abandoned_batching_writer_writes_nothing_that_waits(tmp_path, formatted_rows):
+    writer = CsvTableWriter(tmp_path / "t.csv", HEADER, batch_rows=100)
+    writer.write(rejected_like(1, ["a", "b"]))
+    writer.abandon()
+    assert formatted_rows == [] and (tmp_path / "t.csv").read_text() == "source_row,reason,value\n"
 
 
 def test_header_names_are_never_guarded(tmp_path):

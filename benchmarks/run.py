@@ -1,4 +1,4 @@
-"""Benchmark: `datatasker process` against the DuckDB baseline (issue 3, targets 1-2).
+"""Benchmark: `datatasker process` against the DuckDB baseline (issue 13's targets).
 
     python -m benchmarks.run --rows 1000000 [--repeat 3] [--seed 42] [--json]
         [--shape narrow|wide] [--regions N] [--text-len L] [--quote-rate Q]
@@ -62,6 +62,9 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_PIPELINE = "uv run --no-sync datatasker process {file} --json"
 DEFAULT_DUCKDB = "uv run --no-sync python -m benchmarks.duckdb_job {file} --out-dir {out}"
 OUTPUT_KEYS = ("region_summary", "anomalies", "rejected_rows", "cleaned")
+# Issue 13: at most DuckDB's time on large files, at most 1.5x where start-up is most of the run.
+LARGE_FILE_ROWS = 2_000_000
+PEAK_RSS_TARGET_MB = 512
 # --deployed: the pipeline's environment made as the Dockerfile makes it.
 DEPLOYED_VENV = WORK / "deployed-venv"
 
@@ -429,7 +432,6 @@ def table(rows: int, summary: dict, ratio: dict) -> str:
     head = (f"{'tool':<11} {'rows':>12} {'seconds':>9} {'rows/s':>11} {'peak RSS MB':>12} "
             f"{'tree RSS MB':>12} {'CPU s':>7} {'ok':>5}")
     lines = [head, "-" * len(head)]
-    del rows  # each summary carries its own row count
     for tool, s in summary.items():
         lines.append(
             f"{tool:<11} {s['rows']:>12,} {_fmt(s['seconds_median'], '9.2f')} "
@@ -442,9 +444,16 @@ def table(rows: int, summary: dict, ratio: dict) -> str:
             f"ratio pipeline/duckdb: time {_fmt(ratio.get('seconds'), '.2f')}x, "
             f"CPU {_fmt(ratio.get('cpu_seconds'), '.2f')}x, "
             f"peak RSS {_fmt(ratio.get('peak_rss'), '.2f')}x "
-            f"(issue 3 target: time <= 1.5x, goal <= 1.0x; pipeline peak RSS <= 512 MB)"
+            f"({time_target(rows)}; pipeline peak RSS <= {PEAK_RSS_TARGET_MB} MB)"
         )
     return "\n".join(lines)
+
+
+def time_target(rows: int) -> str:
+    """The time target a file of ``rows`` rows is held to, as the report states it."""
+    if rows >= LARGE_FILE_ROWS:
+        return "target: time <= 1.0x, goal <= 0.8x"
+    return "target: time <= 1.5x"
 
 
 def main(argv: list[str] | None = None) -> int:

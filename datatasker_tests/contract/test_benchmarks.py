@@ -1,4 +1,4 @@
-"""Fast checks of the benchmark harness in benchmarks/ (issue 3).
+"""Fast checks of the benchmark harness in benchmarks/ (issues 3 and 13).
 
 - the generator is deterministic: same seed -> same bytes, another seed -> other bytes;
 - the DuckDB baseline writes all four outputs with consistent counts, and
@@ -194,6 +194,18 @@ def test_run_cache_names_the_shape_and_knobs() -> None:
 
     assert shape_tag("narrow", Knobs()) == ""
     assert shape_tag("wide", Knobs(text_len=40)) == "_wide_text_len40"
+
+
+def test_the_report_states_the_time_target_for_the_files_size() -> None:
+    """Issue 13: at most DuckDB's time from 2M rows on, at most 1.5x below (start-up dominates)."""
+    from benchmarks.run import table
+
+    summary = {"pipeline": {"rows": 1, "seconds_median": 1.0, "rows_per_s": 1.0, "peak_rss_mb": 1.0,
+                            "peak_tree_rss_mb": 1.0, "cpu_seconds_median": 1.0, "ok_runs": 1, "runs": 1}}
+    ratio = {"seconds": 1.2, "cpu_seconds": 1.0, "peak_rss": 1.0}
+    assert "time <= 1.5x" in table(1_000_000, summary, ratio)
+    assert "time <= 1.0x, goal <= 0.8x" in table(2_000_000, summary, ratio)
+    assert "time <= 1.0x, goal <= 0.8x" in table(10_000_000, summary, ratio)
 
 
 def test_the_deployed_environment_has_the_pipeline_and_no_dev_tools() -> None:

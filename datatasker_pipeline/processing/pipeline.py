@@ -43,8 +43,8 @@ from .validation import BatchedValidation
 ProgressCallback = Callable[[int, float], None]
 # Progress goes to the run's event log (a database write each): at most this often.
 PROGRESS_EVERY_SECONDS = 1.0
-# Rejected rows are written a batch of many chunks at a time (formatting costs per call): at most this
-# many rows or bytes of them wait, so memory stays flat when most of a file is rejected.
+# Rejected rows are written a batch of many chunks at a time (formatting costs per call). A batch's
+# cells become Python objects while it is formatted: at most this many rows or bytes of them at once.
 REJECTED_WRITE_ROWS = 20_000
 REJECTED_WRITE_BYTES = 8 << 20
 
